@@ -1,0 +1,299 @@
+"""The pyoxigraph adapter: the only module that imports pyoxigraph.
+
+It parses RDF files (with line and column on errors), skolemises blank nodes
+deterministically, runs SPARQL, and converts pyoxigraph terms to rdflib terms, which
+are the term type of this package's public API.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+
+import pyoxigraph as ox
+from rdflib import BNode, Graph, Literal, URIRef
+from rdflib.term import Node
+
+from kg.errors import QueryError, RDFSyntaxError, StoreError
+from kg.formats import RdfFormat, ResultFormat
+from kg.namespaces import SKOLEM
+
+__all__ = ["OxigraphStore", "ParsedGraph", "parse_rdf_file"]
+
+_RDF_FORMATS: dict[RdfFormat, ox.RdfFormat] = {
+    RdfFormat.TURTLE: ox.RdfFormat.TURTLE,
+    RdfFormat.NTRIPLES: ox.RdfFormat.N_TRIPLES,
+    RdfFormat.NQUADS: ox.RdfFormat.N_QUADS,
+    RdfFormat.TRIG: ox.RdfFormat.TRIG,
+    RdfFormat.RDFXML: ox.RdfFormat.RDF_XML,
+    RdfFormat.JSONLD: ox.RdfFormat.JSON_LD,
+}
+_RESULT_FORMATS: dict[ResultFormat, ox.QueryResultsFormat] = {
+    ResultFormat.JSON: ox.QueryResultsFormat.JSON,
+    ResultFormat.XML: ox.QueryResultsFormat.XML,
+    ResultFormat.CSV: ox.QueryResultsFormat.CSV,
+    ResultFormat.TSV: ox.QueryResultsFormat.TSV,
+}
+
+
+# ---------------------------------------------------------------- term conversion
+def to_rdflib(term: object) -> Node | None:
+    """Convert a pyoxigraph term to the rdflib term with the same meaning."""
+    if term is None:
+        return None
+    if isinstance(term, ox.NamedNode):
+        return URIRef(term.value)
+    if isinstance(term, ox.BlankNode):
+        return BNode(term.value)
+    if isinstance(term, ox.Literal):
+        if term.language:
+            return Literal(term.value, lang=term.language)
+        return Literal(term.value, datatype=URIRef(term.datatype.value))
+    raise StoreError(f"unsupported term in result: {term!r}")
+
+
+def _to_ox(term: Node) -> ox.NamedNode | ox.BlankNode | ox.Literal:
+    if isinstance(term, URIRef):
+        return ox.NamedNode(str(term))
+    if isinstance(term, BNode):
+        return ox.BlankNode(str(term))
+    if isinstance(term, Literal):
+        if term.language:
+            return ox.Literal(str(term), language=term.language)
+        if term.datatype:
+            return ox.Literal(str(term), datatype=ox.NamedNode(str(term.datatype)))
+        return ox.Literal(str(term))
+    raise StoreError(f"unsupported term: {term!r}")
+
+
+# ---------------------------------------------------------------- parsing
+class ParsedGraph:
+    """The triples of one file (or one derivation), ready to be stored in a named graph."""
+
+    def __init__(self, graph_iri: str, triples: list[ox.Triple], origin: str) -> None:
+        self.graph_iri = graph_iri
+        self.origin = origin
+        self._triples = triples
+
+    def __len__(self) -> int:
+        return len(self._triples)
+
+    def to_rdflib(self) -> Graph:
+        """The triples as an rdflib graph (for tests and validation)."""
+        g = Graph()
+        for t in self._triples:
+            g.add((to_rdflib(t.subject), to_rdflib(t.predicate), to_rdflib(t.object)))
+        return g
+
+
+def parse_rdf_file(path: Path, graph_iri: str, fmt: RdfFormat = RdfFormat.TURTLE) -> ParsedGraph:
+    """Parse ``path`` as RDF and skolemise its blank nodes.
+
+    Blank nodes become IRIs derived from their content and where they hang, so that
+    parsing the same file twice gives the same triples (loading is idempotent).
+
+    Raises :class:`RDFSyntaxError` with the line and column of the first error.
+    """
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise RDFSyntaxError(f"cannot read file: {exc.strerror}", path=path) from exc
+    try:
+        triples = [
+            q.triple
+            for q in ox.parse(data, format=_RDF_FORMATS[fmt], base_iri=None, lenient=False)
+        ]
+    except SyntaxError as exc:
+        raise RDFSyntaxError(str(exc.msg), path=path, line=exc.lineno, column=exc.offset) from exc
+    except ValueError as exc:  # e.g. invalid IRIs or encoding
+        raise RDFSyntaxError(str(exc), path=path) from exc
+    return ParsedGraph(graph_iri, _skolemise(triples, graph_iri), str(path))
+
+
+def _skolemise(triples: list[ox.Triple], graph_iri: str) -> list[ox.Triple]:
+    """Replace blank nodes by IRIs hashed from their description and their referrers."""
+    out_edges: dict[str, list[ox.Triple]] = defaultdict(list)
+    in_edges: dict[str, list[ox.Triple]] = defaultdict(list)
+    for t in triples:
+        if isinstance(t.subject, ox.BlankNode):
+            out_edges[t.subject.value].append(t)
+        if isinstance(t.object, ox.BlankNode):
+            in_edges[t.object.value].append(t)
+    if not out_edges and not in_edges:
+        return triples
+    content: dict[str, str] = {}
+
+    def describe(b: str, seen: frozenset[str]) -> str:
+        if b in content:
+            return content[b]
+        if b in seen:  # a cycle of blank nodes: fall back on the label
+            return "cycle:" + b
+        parts = sorted(
+            str(t.predicate)
+            + " "
+            + (
+                "[" + describe(t.object.value, seen | {b}) + "]"
+                if isinstance(t.object, ox.BlankNode)
+                else str(t.object)
+            )
+            for t in out_edges.get(b, ())
+        )
+        content[b] = ";".join(parts)
+        return content[b]
+
+    names: dict[str, ox.NamedNode] = {}
+
+    def name(b: str, seen: frozenset[str] = frozenset()) -> ox.NamedNode:
+        if b in names:
+            return names[b]
+        anchors = []
+        for t in in_edges.get(b, ()):
+            if isinstance(t.subject, ox.BlankNode):
+                anchor = name(t.subject.value, seen | {b}).value if b not in seen else "cycle"
+            else:
+                anchor = str(t.subject)
+            anchors.append(anchor + " " + str(t.predicate))
+        key = graph_iri + "\n" + "\n".join(sorted(anchors)) + "\n" + describe(b, frozenset())
+        names[b] = ox.NamedNode(SKOLEM + hashlib.sha256(key.encode()).hexdigest()[:24])
+        return names[b]
+
+    def sk(term: object) -> object:
+        return name(term.value) if isinstance(term, ox.BlankNode) else term
+
+    return list(dict.fromkeys(ox.Triple(sk(t.subject), t.predicate, sk(t.object)) for t in triples))
+
+
+# ---------------------------------------------------------------- the store
+class OxigraphStore:
+    """A store on pyoxigraph: on disk at ``path``, or in memory when ``path`` is None."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        try:
+            if path is None:
+                self._store = ox.Store()
+            else:
+                path.mkdir(parents=True, exist_ok=True)
+                self._store = ox.Store(str(path))
+        except OSError as exc:
+            raise StoreError(f"cannot open store at {path}: {exc}") from exc
+        self.path = path
+
+    # -- reading
+    def query(self, sparql: str, *, union_default_graph: bool = True) -> object:
+        """Run a query; SELECT gives (variables, rows), ASK a bool, CONSTRUCT an rdflib Graph."""
+        results = self._run(sparql, union_default_graph)
+        if isinstance(results, bool | ox.QueryBoolean):
+            return bool(results)
+        if isinstance(results, ox.QuerySolutions):
+            variables = [v.value for v in results.variables]
+            rows = [tuple(to_rdflib(sol[v]) for v in variables) for sol in results]
+            return variables, rows
+        g = Graph()
+        for t in results:
+            g.add((to_rdflib(t.subject), to_rdflib(t.predicate), to_rdflib(t.object)))
+        return g
+
+    def query_serialized(
+        self, sparql: str, fmt: ResultFormat | RdfFormat, *, union_default_graph: bool = True
+    ) -> bytes:
+        """Run a query and serialise its result with the engine's own serialisers."""
+        results = self._run(sparql, union_default_graph)
+        try:
+            if isinstance(fmt, ResultFormat):
+                if isinstance(results, ox.QueryTriples):
+                    raise QueryError("a graph result cannot be written as a table format")
+                return results.serialize(format=_RESULT_FORMATS[fmt])
+            if not isinstance(results, ox.QueryTriples):
+                raise QueryError("a table result cannot be written as an RDF format")
+            return results.serialize(format=_RDF_FORMATS[fmt])
+        except (OSError, ValueError) as exc:
+            raise QueryError(f"cannot serialise result: {exc}") from exc
+
+    def _run(self, sparql: str, union_default_graph: bool) -> object:
+        try:
+            return self._store.query(sparql, use_default_graph_as_union=union_default_graph)
+        except SyntaxError as exc:
+            raise QueryError(f"SPARQL syntax error: {exc}") from exc
+        except (OSError, ValueError, RuntimeError) as exc:
+            raise QueryError(f"query failed: {exc}") from exc
+
+    def named_graphs(self) -> list[str]:
+        return sorted(g.value for g in self._store.named_graphs() if isinstance(g, ox.NamedNode))
+
+    def count(self, graph_iri: str | None = None) -> int:
+        """The number of quads in the store, or in one named graph."""
+        if graph_iri is None:
+            return len(self._store)
+        return sum(1 for _ in self._store.quads_for_pattern(None, None, None, ox.NamedNode(graph_iri)))
+
+    def export(self, fmt: RdfFormat, graph_iri: str | None = None) -> bytes:
+        """Serialise the whole dataset (TriG, N-Quads) or one graph or the union (Turtle...)."""
+        try:
+            if fmt in (RdfFormat.TRIG, RdfFormat.NQUADS):
+                return self._store.dump(format=_RDF_FORMATS[fmt])
+            if graph_iri is not None:
+                return self._store.dump(format=_RDF_FORMATS[fmt], from_graph=ox.NamedNode(graph_iri))
+            triples = {q.triple for q in self._store}  # union of all graphs, without duplicates
+            return ox.serialize(triples, format=_RDF_FORMATS[fmt])
+        except (OSError, ValueError) as exc:
+            raise StoreError(f"cannot export: {exc}") from exc
+
+    # -- writing
+    def update(self, sparql: str) -> None:
+        try:
+            self._store.update(sparql)
+        except SyntaxError as exc:
+            raise QueryError(f"SPARQL syntax error: {exc}") from exc
+        except (OSError, ValueError, RuntimeError) as exc:
+            raise StoreError(f"update failed: {exc}") from exc
+
+    def replace_graphs(self, graphs: Sequence[ParsedGraph], drop: Iterable[str] = ()) -> None:
+        """Replace the named graphs in ``graphs`` (and drop those in ``drop``) in one transaction."""
+        names = {g.graph_iri for g in graphs} | set(drop)
+        parts = [f"DROP SILENT GRAPH <{n}>" for n in sorted(names)]
+        for g in graphs:
+            if len(g):
+                body = " .\n".join(str(t) for t in g._triples)
+                parts.append(f"INSERT DATA {{ GRAPH <{g.graph_iri}> {{\n{body} .\n}} }}")
+        self.update(" ;\n".join(parts))
+        self.flush()
+
+    def flush(self) -> None:
+        if self.path is not None:
+            try:
+                self._store.flush()
+            except OSError as exc:
+                raise StoreError(f"cannot flush store: {exc}") from exc
+
+    def close(self) -> None:
+        self.flush()
+        del self._store
+
+
+def construct_graph(
+    sources: Iterable[ParsedGraph], query: str, graph_iri: str, origin: str
+) -> ParsedGraph:
+    """Evaluate a CONSTRUCT over the union of ``sources`` in a scratch store."""
+    scratch = ox.Store()
+    scratch.extend(ox.Quad(t.subject, t.predicate, t.object, ox.NamedNode(g.graph_iri))
+                   for g in sources for t in g._triples)
+    try:
+        triples = list(scratch.query(query, use_default_graph_as_union=True))
+    except SyntaxError as exc:
+        raise QueryError(f"derivation rule does not parse: {exc}") from exc
+    return ParsedGraph(graph_iri, list(dict.fromkeys(triples)), origin)
+
+
+def graph_from_rdflib(graph: Graph, graph_iri: str, origin: str) -> ParsedGraph:
+    """Wrap an rdflib graph's triples as a parsed graph."""
+    triples = [ox.Triple(_to_ox(s), _to_ox(p), _to_ox(o)) for s, p, o in graph]
+    return ParsedGraph(graph_iri, triples, origin)
+
+
+def iter_rows(store: OxigraphStore, sparql: str) -> Iterator[Mapping[str, Node | None]]:
+    """SELECT rows as dicts of rdflib terms."""
+    variables, rows = store.query(sparql)  # type: ignore[misc]
+    for row in rows:
+        yield dict(zip(variables, row, strict=True))

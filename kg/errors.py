@@ -1,0 +1,56 @@
+"""The errors this package raises.
+
+Every error is a :class:`KGError`; library exceptions are caught where the library is
+called and re-raised as one of these, ``from`` the original::
+
+    KGError
+    ├── ManifestError        the data manifest is missing, malformed, or names a bad file
+    ├── RDFSyntaxError       an RDF file does not parse (file, line, column)
+    ├── QueryError           a SPARQL query or update is malformed or fails
+    └── StoreError           the store cannot be opened, read or written
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+__all__ = ["KGError", "ManifestError", "QueryError", "RDFSyntaxError", "StoreError"]
+
+
+class KGError(Exception):
+    """Base class of every error raised by the knowledge graph package."""
+
+
+class ManifestError(KGError):
+    """The data manifest is missing or malformed, or lists a missing, empty or unlisted file."""
+
+    def __init__(self, message: str, *, path: Path | None = None) -> None:
+        super().__init__(f"{path}: {message}" if path else message)
+        self.path = path
+
+
+class RDFSyntaxError(KGError):
+    """An RDF file could not be parsed; carries the file and the position of the error."""
+
+    def __init__(
+        self, message: str, *, path: Path, line: int | None = None, column: int | None = None
+    ) -> None:
+        where = f"{path}" + (f":{line}" if line else "") + (f":{column}" if column else "")
+        super().__init__(f"{where}: {message}")
+        self.path = path
+        self.line = line
+        self.column = column
+        self.detail = message
+
+
+class QueryError(KGError):
+    """A SPARQL query or update is malformed or could not be evaluated."""
+
+    def __init__(self, message: str, *, line: int | None = None, column: int | None = None) -> None:
+        super().__init__(message)
+        self.line = line
+        self.column = column
+
+
+class StoreError(KGError):
+    """The store could not be opened, read or written."""

@@ -1,0 +1,46 @@
+"""IRIs of the ontology, the data and the named graphs, and the standard query prefixes."""
+
+from __future__ import annotations
+
+from rdflib import Namespace
+
+__all__ = ["GP", "GPD", "GRAPH", "PREFIXES", "graph_iri", "sparql_prologue"]
+
+GP = Namespace("https://w3id.org/geokg/ontology#")
+GPD = Namespace("https://w3id.org/geokg/id/")
+GRAPH = Namespace("https://w3id.org/geokg/graph/")
+SKOLEM = "https://w3id.org/geokg/id/.well-known/genid/"
+
+#: Named graph holding the ontology (all modules).
+ONTOLOGY_GRAPH = str(GRAPH["ontology"])
+#: Named graph holding the shortcut triples derived from statement nodes.
+DERIVED_GRAPH = str(GRAPH["derived"])
+#: Named graph describing the load itself (when, which files, which derivation).
+LOAD_GRAPH = str(GRAPH["load"])
+
+PREFIXES: dict[str, str] = {
+    "gp": str(GP),
+    "gpd": str(GPD),
+    "rdf": "http://www.w3.org/1999/02/22-rdf-syntax-ns#",
+    "rdfs": "http://www.w3.org/2000/01/rdf-schema#",
+    "owl": "http://www.w3.org/2002/07/owl#",
+    "xsd": "http://www.w3.org/2001/XMLSchema#",
+    "skos": "http://www.w3.org/2004/02/skos/core#",
+    "prov": "http://www.w3.org/ns/prov#",
+    "oa": "http://www.w3.org/ns/oa#",
+    "schema": "https://schema.org/",
+    "org": "http://www.w3.org/ns/org#",
+    "sem": "http://semanticweb.cs.vu.nl/2009/11/sem/",
+    "dcterms": "http://purl.org/dc/terms/",
+    "wd": "http://www.wikidata.org/entity/",
+}
+
+
+def graph_iri(name: str) -> str:
+    """The IRI of the named graph ``name`` (for example ``article/004``)."""
+    return str(GRAPH[name])
+
+
+def sparql_prologue() -> str:
+    """PREFIX declarations for every standard prefix, to put before a query."""
+    return "".join(f"PREFIX {p}: <{iri}>\n" for p, iri in PREFIXES.items())
