@@ -39,6 +39,9 @@ _RESULT_FORMATS: dict[ResultFormat, ox.QueryResultsFormat] = {
 
 
 # ---------------------------------------------------------------- term conversion
+_XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
+
+
 def to_rdflib(term: object) -> Node | None:
     """Convert a pyoxigraph term to the rdflib term with the same meaning."""
     if term is None:
@@ -50,6 +53,8 @@ def to_rdflib(term: object) -> Node | None:
     if isinstance(term, ox.Literal):
         if term.language:
             return Literal(term.value, lang=term.language)
+        if term.datatype.value == _XSD_STRING:  # RDF 1.1: simple literals are xsd:string
+            return Literal(term.value)
         return Literal(term.value, datatype=URIRef(term.datatype.value))
     raise StoreError(f"unsupported term in result: {term!r}")
 
@@ -181,9 +186,19 @@ class OxigraphStore:
         self.path = path
 
     # -- reading
-    def query(self, sparql: str, *, union_default_graph: bool = True) -> object:
-        """Run a query; SELECT gives (variables, rows), ASK a bool, CONSTRUCT an rdflib Graph."""
-        results = self._run(sparql, union_default_graph)
+    def query(
+        self,
+        sparql: str,
+        *,
+        union_default_graph: bool = True,
+        default_graphs: Sequence[str] | None = None,
+    ) -> object:
+        """Run a query; SELECT gives (variables, rows), ASK a bool, CONSTRUCT an rdflib Graph.
+
+        The default graph is the union of all named graphs, or the union of
+        ``default_graphs`` when given.
+        """
+        results = self._run(sparql, union_default_graph, default_graphs)
         if isinstance(results, bool | ox.QueryBoolean):
             return bool(results)
         if isinstance(results, ox.QuerySolutions):
@@ -211,8 +226,14 @@ class OxigraphStore:
         except (OSError, ValueError) as exc:
             raise QueryError(f"cannot serialise result: {exc}") from exc
 
-    def _run(self, sparql: str, union_default_graph: bool) -> object:
+    def _run(
+        self, sparql: str, union_default_graph: bool, default_graphs: Sequence[str] | None = None
+    ) -> object:
         try:
+            if default_graphs is not None:
+                return self._store.query(
+                    sparql, default_graph=[ox.NamedNode(g) for g in default_graphs]
+                )
             return self._store.query(sparql, use_default_graph_as_union=union_default_graph)
         except SyntaxError as exc:
             raise QueryError(f"SPARQL syntax error: {exc}") from exc

@@ -19,7 +19,7 @@ from rich.table import Table
 from kg.errors import KGError
 from kg.formats import RdfFormat
 from kg.loading import load_dataset
-from kg.namespaces import sparql_prologue
+from kg.namespaces import DERIVED_GRAPH, sparql_prologue
 from kg.statistics import count_by_class, count_by_graph
 from kg.store import GraphStore, open_store
 
@@ -112,27 +112,13 @@ def query(
     text = sparql if sparql is not None else _read(file)
     s = _open(store)
     try:
-        if asserted_only:
-            from kg.namespaces import DERIVED_GRAPH
-
-            graphs = [g for g in s.named_graphs() if g != DERIVED_GRAPH]
-            text = _restrict(text, graphs)
-        result = s.query(sparql_prologue() + text)
+        graphs = [g for g in s.named_graphs() if g != DERIVED_GRAPH] if asserted_only else None
+        result = s.query(sparql_prologue() + text, default_graphs=graphs)
     except KGError as exc:
         _fail(exc)
     finally:
         s.close()
     _print_result(result, output)
-
-
-def _restrict(text: str, graphs: list[str]) -> str:
-    # FROM clauses replace the union default graph by the asserted graphs only.
-    froms = "".join(f"FROM <{g}>\n" for g in graphs)
-    upper = text.upper()
-    idx = upper.find("WHERE")
-    if idx < 0:
-        return text
-    return text[:idx] + froms + text[idx:]
 
 
 def _read(file: Path | None) -> str:

@@ -24,7 +24,13 @@ __all__ = ["GraphStore", "open_store"]
 class GraphStore(Protocol):
     """What the rest of the package needs from a store."""
 
-    def query(self, sparql: str, *, union_default_graph: bool = True) -> object: ...
+    def query(
+        self,
+        sparql: str,
+        *,
+        union_default_graph: bool = True,
+        default_graphs: Sequence[str] | None = None,
+    ) -> object: ...
 
     def query_serialized(
         self, sparql: str, fmt: ResultFormat | RdfFormat, *, union_default_graph: bool = True

@@ -1,0 +1,60 @@
+"""Shared fixtures: the project root, the parsed dataset and a store loaded in memory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from rdflib import Dataset, Graph, URIRef
+
+from kg.loading import load_dataset, parse_dataset
+from kg.manifest import read_manifest
+from kg.namespaces import DERIVED_GRAPH, ONTOLOGY_GRAPH
+from kg.store import GraphStore, open_store
+
+ROOT = Path(__file__).resolve().parent.parent
+SOURCES = ROOT.parent / "shared" / "sources"
+
+
+@pytest.fixture(scope="session")
+def root() -> Path:
+    return ROOT
+
+
+@pytest.fixture(scope="session")
+def parsed_graphs() -> dict[str, Graph]:
+    """Every named graph the loader would write, as rdflib graphs."""
+    return {g.graph_iri: g.to_rdflib() for g in parse_dataset(read_manifest(ROOT))}
+
+
+@pytest.fixture(scope="session")
+def ontology(parsed_graphs: dict[str, Graph]) -> Graph:
+    return parsed_graphs[ONTOLOGY_GRAPH]
+
+
+@pytest.fixture(scope="session")
+def asserted_data(parsed_graphs: dict[str, Graph]) -> Graph:
+    """The curated data (registry, sources, articles) without ontology or derived triples."""
+    g = Graph()
+    for iri, graph in parsed_graphs.items():
+        if iri not in (ONTOLOGY_GRAPH, DERIVED_GRAPH) and not iri.endswith("/load"):
+            g += graph
+    return g
+
+
+@pytest.fixture(scope="session")
+def dataset(parsed_graphs: dict[str, Graph]) -> Dataset:
+    ds = Dataset()
+    for iri, graph in parsed_graphs.items():
+        target = ds.graph(URIRef(iri))
+        for t in graph:
+            target.add(t)
+    return ds
+
+
+@pytest.fixture(scope="session")
+def store() -> GraphStore:
+    """A store in memory with the ontology and curated data loaded (read-only in tests)."""
+    s = open_store(None)
+    load_dataset(s, ROOT)
+    return s

@@ -1,0 +1,97 @@
+"""Loading is atomic (a broken file leaves the store as it was), idempotent, and strict
+about the manifest."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from kg.errors import ManifestError, RDFSyntaxError
+from kg.loading import load_dataset
+from kg.namespaces import DERIVED_GRAPH, ONTOLOGY_GRAPH, graph_iri
+from kg.formats import RdfFormat
+from kg.store import open_store
+
+
+@pytest.fixture
+def project(tmp_path: Path, root: Path) -> Path:
+    """A copy of the project's ontology and data that a test may break."""
+    shutil.copytree(root / "ontology", tmp_path / "ontology")
+    shutil.copytree(root / "data", tmp_path / "data")
+    return tmp_path
+
+
+def _quads(store) -> set[str]:
+    return set(store.export(RdfFormat.NQUADS).decode().splitlines())
+
+
+def test_load_writes_every_listed_graph(store) -> None:
+    graphs = store.named_graphs()
+    for name in ("ontology", "entities", "sources", "article/000", "article/002", "article/003",
+                 "article/004", "derived", "load"):
+        assert graph_iri(name) in graphs
+    assert store.count(ONTOLOGY_GRAPH) > 2000
+    assert store.count(DERIVED_GRAPH) > 100
+
+
+def test_loading_twice_gives_the_same_store(project: Path, tmp_path: Path) -> None:
+    s = open_store(tmp_path / "store")
+    load_dataset(s, project)
+    first = _quads(s)
+    load_dataset(s, project)
+    assert _quads(s) == first
+    assert len(first) > 3000
+
+
+def test_a_broken_file_is_reported_with_line_and_column_and_changes_nothing(
+    project: Path, tmp_path: Path
+) -> None:
+    s = open_store(tmp_path / "store")
+    load_dataset(s, project)
+    before = _quads(s)
+    broken = project / "data" / "articles" / "a003.ttl"
+    lines = broken.read_text(encoding="utf-8").splitlines()
+    lines.insert(20, "gpd:x gp:y \"unterminated .")
+    broken.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (project / "data" / "entities.ttl").write_text(
+        (project / "data" / "entities.ttl").read_text(encoding="utf-8")
+        + "\ngpd:new-thing a gp:State ; rdfs:label \"New\"@en .\n", encoding="utf-8")
+    with pytest.raises(RDFSyntaxError) as info:
+        load_dataset(s, project)
+    assert info.value.path == broken
+    assert info.value.line is not None and info.value.line >= 21
+    assert info.value.column is not None
+    assert _quads(s) == before  # the valid change to entities.ttl was not written either
+
+
+def test_an_unlisted_data_file_is_an_error(project: Path) -> None:
+    (project / "data" / "articles" / "a999.ttl").write_text("<a:b> <a:c> <a:d> .\n")
+    with pytest.raises(ManifestError, match="not listed"):
+        load_dataset(open_store(None), project)
+
+
+def test_a_missing_or_empty_listed_file_is_an_error(project: Path) -> None:
+    target = project / "data" / "articles" / "a002.ttl"
+    target.write_text("")
+    with pytest.raises(ManifestError, match="empty"):
+        load_dataset(open_store(None), project)
+    target.unlink()
+    with pytest.raises(ManifestError, match="missing"):
+        load_dataset(open_store(None), project)
+
+
+def test_an_ontology_module_missing_from_the_catalog_is_an_error(project: Path) -> None:
+    (project / "ontology" / "modules" / "extra.ttl").write_text("<a:b> <a:c> <a:d> .\n")
+    with pytest.raises(ManifestError, match="catalog"):
+        load_dataset(open_store(None), project)
+
+
+def test_the_store_survives_reopening(project: Path, tmp_path: Path) -> None:
+    s = open_store(tmp_path / "store")
+    load_dataset(s, project)
+    n = s.count()
+    s.close()
+    again = open_store(tmp_path / "store")
+    assert again.count() == n
