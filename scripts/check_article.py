@@ -42,6 +42,12 @@ def main(paths: list[str]) -> int:
         for s in background.subjects(RDF.type, GP.NewsArticle)
     }
     problems = 0
+    given = Graph()
+    for p in paths:
+        try:
+            given.parse(p, format="turtle")
+        except Exception:  # reported below, file by file
+            pass
     for p in paths:
         g = Graph()
         try:
@@ -50,7 +56,7 @@ def main(paths: list[str]) -> int:
             print(f"{p}: SYNTAX: {exc}")
             problems += 1
             continue
-        whole = g + background
+        whole = g + background + given
         for ev in g.subjects(RDF.type, GP.Evidence):
             src = g.value(ev, OA.hasSource)
             sel = g.value(ev, OA.hasSelector)
