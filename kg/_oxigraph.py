@@ -107,8 +107,7 @@ def parse_rdf_file(path: Path, graph_iri: str, fmt: RdfFormat = RdfFormat.TURTLE
         raise RDFSyntaxError(f"cannot read file: {exc.strerror}", path=path) from exc
     try:
         triples = [
-            q.triple
-            for q in ox.parse(data, format=_RDF_FORMATS[fmt], base_iri=None, lenient=False)
+            q.triple for q in ox.parse(data, format=_RDF_FORMATS[fmt], base_iri=None, lenient=False)
         ]
     except SyntaxError as exc:
         raise RDFSyntaxError(str(exc.msg), path=path, line=exc.lineno, column=exc.offset) from exc
@@ -247,7 +246,9 @@ class OxigraphStore:
         """The number of quads in the store, or in one named graph."""
         if graph_iri is None:
             return len(self._store)
-        return sum(1 for _ in self._store.quads_for_pattern(None, None, None, ox.NamedNode(graph_iri)))
+        return sum(
+            1 for _ in self._store.quads_for_pattern(None, None, None, ox.NamedNode(graph_iri))
+        )
 
     def export(self, fmt: RdfFormat, graph_iri: str | None = None) -> bytes:
         """Serialise the whole dataset (TriG, N-Quads) or one graph or the union (Turtle...)."""
@@ -255,7 +256,9 @@ class OxigraphStore:
             if fmt in (RdfFormat.TRIG, RdfFormat.NQUADS):
                 return self._store.dump(format=_RDF_FORMATS[fmt])
             if graph_iri is not None:
-                return self._store.dump(format=_RDF_FORMATS[fmt], from_graph=ox.NamedNode(graph_iri))
+                return self._store.dump(
+                    format=_RDF_FORMATS[fmt], from_graph=ox.NamedNode(graph_iri)
+                )
             triples = {q.triple for q in self._store}  # union of all graphs, without duplicates
             return ox.serialize(triples, format=_RDF_FORMATS[fmt])
         except (OSError, ValueError) as exc:
@@ -271,7 +274,7 @@ class OxigraphStore:
             raise StoreError(f"update failed: {exc}") from exc
 
     def replace_graphs(self, graphs: Sequence[ParsedGraph], drop: Iterable[str] = ()) -> None:
-        """Replace the named graphs in ``graphs`` (and drop those in ``drop``) in one transaction."""
+        """Replace the graphs in ``graphs`` and drop those in ``drop``, in one transaction."""
         names = {g.graph_iri for g in graphs} | set(drop)
         parts = [f"DROP SILENT GRAPH <{n}>" for n in sorted(names)]
         for g in graphs:
@@ -298,8 +301,11 @@ def construct_graph(
 ) -> ParsedGraph:
     """Evaluate a CONSTRUCT over the union of ``sources`` in a scratch store."""
     scratch = ox.Store()
-    scratch.extend(ox.Quad(t.subject, t.predicate, t.object, ox.NamedNode(g.graph_iri))
-                   for g in sources for t in g._triples)
+    scratch.extend(
+        ox.Quad(t.subject, t.predicate, t.object, ox.NamedNode(g.graph_iri))
+        for g in sources
+        for t in g._triples
+    )
     try:
         triples = list(scratch.query(query, use_default_graph_as_union=True))
     except SyntaxError as exc:

@@ -7,7 +7,7 @@ import io
 import json
 import os
 import sys
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -23,8 +23,11 @@ from kg.namespaces import DERIVED_GRAPH, sparql_prologue
 from kg.statistics import count_by_class, count_by_graph
 from kg.store import GraphStore, open_store
 
-app = typer.Typer(help="Geopolitical knowledge graph: load, query and export the store.",
-                  no_args_is_help=True, add_completion=False)
+app = typer.Typer(
+    help="Geopolitical knowledge graph: load, query and export the store.",
+    no_args_is_help=True,
+    add_completion=False,
+)
 err = Console(stderr=True)
 
 
@@ -42,18 +45,23 @@ def _default_root() -> Path:
 
 
 StoreOption = Annotated[
-    Path, typer.Option("--store", help="Store directory (env KG_STORE; default: user data dir).",
-                       default_factory=_default_store, show_default=False)
+    Path,
+    typer.Option(
+        "--store",
+        help="Store directory (env KG_STORE; default: user data dir).",
+        default_factory=_default_store,
+        show_default=False,
+    ),
 ]
 
 
-class OutputFormat(str, Enum):
+class OutputFormat(StrEnum):
     table = "table"
     json = "json"
     csv = "csv"
 
 
-class ExportFormat(str, Enum):
+class ExportFormat(StrEnum):
     trig = "trig"
     nquads = "nquads"
     turtle = "turtle"
@@ -74,14 +82,25 @@ def _fail(exc: KGError) -> None:
 @app.command()
 def load(
     store: StoreOption,
-    root: Annotated[Path, typer.Option(help="Project folder holding ontology/ and data/.",
-                                       default_factory=_default_root, show_default=False)],
+    root: Annotated[
+        Path,
+        typer.Option(
+            help="Project folder holding ontology/ and data/.",
+            default_factory=_default_root,
+            show_default=False,
+        ),
+    ],
 ) -> None:
     """Load the ontology and the curated data (atomically; loading twice changes nothing)."""
     s = _open(store)
     try:
-        with Progress(TextColumn("{task.description}"), BarColumn(), console=err,
-                      transient=True, disable=not err.is_terminal) as bar:
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            console=err,
+            transient=True,
+            disable=not err.is_terminal,
+        ) as bar:
             task = bar.add_task("loading", total=None)
 
             def progress(desc: str, done: int, total: int) -> None:
@@ -101,7 +120,9 @@ def load(
 def query(
     store: StoreOption,
     sparql: Annotated[str | None, typer.Argument(help="The query text (or use --file).")] = None,
-    file: Annotated[Path | None, typer.Option("--file", "-f", help="Read the query from a file.")] = None,
+    file: Annotated[
+        Path | None, typer.Option("--file", "-f", help="Read the query from a file.")
+    ] = None,
     output: Annotated[OutputFormat, typer.Option("--output", "-o")] = OutputFormat.table,
     asserted_only: Annotated[bool, typer.Option(help="Leave out derived triples.")] = False,
 ) -> None:
@@ -141,8 +162,12 @@ def _print_result(result: object, output: OutputFormat) -> None:
     variables, rows = result
     cells = [[("" if v is None else str(v)) for v in row] for row in rows]
     if output is OutputFormat.json:
-        out.write(json.dumps([dict(zip(variables, r, strict=True)) for r in cells], indent=2,
-                             ensure_ascii=False) + "\n")
+        out.write(
+            json.dumps(
+                [dict(zip(variables, r, strict=True)) for r in cells], indent=2, ensure_ascii=False
+            )
+            + "\n"
+        )
     elif output is OutputFormat.csv:
         buf = io.StringIO()
         w = csv.writer(buf)
@@ -161,7 +186,9 @@ def _print_result(result: object, output: OutputFormat) -> None:
 def export(
     store: StoreOption,
     fmt: Annotated[ExportFormat, typer.Option("--format", "-t")] = ExportFormat.trig,
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="File to write (default stdout).")] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="File to write (default stdout).")
+    ] = None,
 ) -> None:
     """Export the store: TriG or N-Quads (with graphs) or Turtle (union of all graphs)."""
     s = _open(store)

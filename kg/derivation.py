@@ -22,8 +22,16 @@ DERIVATION_RULES: tuple[tuple[str, str, str], ...] = (
         "?st a gp:FactStatement ; gp:statementSubject ?s ; gp:statementPredicate ?p ;"
         " gp:statementObject ?o .",
     ),
-    ("office-holding", "?h gp:holdsOffice ?o", "?st a gp:OfficeHolding ; gp:holder ?h ; gp:office ?o ."),
-    ("membership", "?m gp:memberOf ?o", "?st a gp:Membership ; gp:member ?m ; gp:organisation ?o ."),
+    (
+        "office-holding",
+        "?h gp:holdsOffice ?o",
+        "?st a gp:OfficeHolding ; gp:holder ?h ; gp:office ?o .",
+    ),
+    (
+        "membership",
+        "?m gp:memberOf ?o",
+        "?st a gp:Membership ; gp:member ?m ; gp:organisation ?o .",
+    ),
     (
         "acquisition",
         "?b gp:acquired ?s",
@@ -48,7 +56,7 @@ DERIVATION_RULES: tuple[tuple[str, str, str], ...] = (
         " BIND(YEAR(?d) AS ?y) BIND(MONTH(?d) AS ?m)"
         " BIND(IF(?m = 2, IF((?y - 4 * FLOOR(?y / 4) = 0 && ?y - 100 * FLOOR(?y / 100) != 0)"
         " || ?y - 400 * FLOOR(?y / 400) = 0, 29, 28), IF(?m IN (4, 6, 9, 11), 30, 31)) AS ?len)"
-        " BIND(STRDT(IF(?p = gp:YearPrecision, CONCAT(STR(?y), \"-12-31\"),"
+        ' BIND(STRDT(IF(?p = gp:YearPrecision, CONCAT(STR(?y), "-12-31"),'
         " IF(?p = gp:MonthPrecision, CONCAT(SUBSTR(STR(?d), 1, 8), STR(?len)), STR(?d))),"
         " xsd:date) AS ?last)",
     ),

@@ -25,7 +25,7 @@ class RdfFormat(Enum):
 
     @classmethod
     def from_name(cls, name: str) -> RdfFormat:
-        """Look a format up by its name, suffix or media type (``turtle``, ``ttl``, ``text/turtle``)."""
+        """Look a format up by name, suffix or media type (``turtle``, ``ttl``, ``text/turtle``)."""
         key = name.strip().lower()
         for f in cls:
             if key in (f.label, f.suffix, f.media_type):
@@ -52,4 +52,6 @@ class ResultFormat(Enum):
         for f in cls:
             if key in (f.label, f.suffix, f.media_type):
                 return f
-        raise ValueError(f"unknown result format {name!r}; known: {', '.join(f.label for f in cls)}")
+        raise ValueError(
+            f"unknown result format {name!r}; known: {', '.join(f.label for f in cls)}"
+        )

@@ -43,7 +43,9 @@ class LoadReport:
         return sum(self.graphs.values())
 
 
-def parse_dataset(manifest: Manifest, progress: ProgressCallback | None = None) -> list[ParsedGraph]:
+def parse_dataset(
+    manifest: Manifest, progress: ProgressCallback | None = None
+) -> list[ParsedGraph]:
     """Parse every file of the manifest, derive the shortcut graph, describe the load.
 
     Nothing is written anywhere: the result is what :func:`load_dataset` stores.
@@ -101,7 +103,9 @@ def _load_description(manifest: Manifest, graphs: list[ParsedGraph]) -> ParsedGr
         g.add((node, RDF.type, VOID.Dataset))
         g.add((node, VOID.triples, Literal(sizes[f.graph])))
         g.add((node, DCTERMS.source, Literal(_relative(f, manifest.root))))
-        g.add((node, GP.note, Literal(f"sha256 {_sha256(f.path)} of {_relative(f, manifest.root)}")))
+        g.add(
+            (node, GP.note, Literal(f"sha256 {_sha256(f.path)} of {_relative(f, manifest.root)}"))
+        )
         if f.source:
             g.add((node, PROV.wasDerivedFrom, URIRef(f.source)))
     derived = URIRef(DERIVED_GRAPH)
@@ -110,7 +114,15 @@ def _load_description(manifest: Manifest, graphs: list[ParsedGraph]) -> ParsedGr
     g.add((derived, GP.derivedFrom, Literal(", ".join(n for n, _, _ in DERIVATION_RULES))))
     for f in manifest.data:
         g.add((derived, PROV.wasDerivedFrom, URIRef(f.graph)))
-    g.add((derived, GP.note, Literal("Shortcut triples derived from statement nodes; not asserted.", datatype=XSD.string)))
+    g.add(
+        (
+            derived,
+            GP.note,
+            Literal(
+                "Shortcut triples derived from statement nodes; not asserted.", datatype=XSD.string
+            ),
+        )
+    )
     return graph_from_rdflib(g, LOAD_GRAPH, "load description")
 
 

@@ -78,7 +78,9 @@ def _data_files(folder: Path) -> tuple[DataFile, ...]:
     for i, entry in enumerate(entries):
         try:
             path = folder / entry["path"]
-            files.append(DataFile(path, graph_iri(entry["graph"]), entry["kind"], entry.get("source")))
+            files.append(
+                DataFile(path, graph_iri(entry["graph"]), entry["kind"], entry.get("source"))
+            )
         except (KeyError, TypeError) as exc:
             raise ManifestError(f"entry {i + 1} needs path, graph and kind", path=manifest) from exc
         _check_file(path)
@@ -87,7 +89,10 @@ def _data_files(folder: Path) -> tuple[DataFile, ...]:
         raise ManifestError("two entries share a graph name", path=manifest)
     listed = {f.path.resolve() for f in files}
     for f in sorted(folder.rglob("*")):
-        if f.suffix in {".ttl", ".trig", ".nt", ".nq", ".jsonld", ".rdf"} and f.resolve() not in listed:
+        if (
+            f.suffix in {".ttl", ".trig", ".nt", ".nq", ".jsonld", ".rdf"}
+            and f.resolve() not in listed
+        ):
             raise ManifestError("data file not listed in the manifest", path=f)
     return tuple(files)
 

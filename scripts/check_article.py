@@ -10,6 +10,7 @@ statement nodes without evidence; events without exactly one factuality.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
 
@@ -33,10 +34,8 @@ def main(paths: list[str]) -> int:
     background.parse(ROOT / "data" / "sources.ttl")
     for f in sorted((ROOT / "data" / "articles").glob("*.ttl")):
         if str(f) not in {str(Path(p).resolve()) for p in paths}:
-            try:
+            with contextlib.suppress(Exception):  # another curator's file may be mid-edit
                 background.parse(f)
-            except Exception:  # another curator's file may be mid-edit
-                pass
     texts = {
         s: (SOURCES / str(background.value(s, GP.sourceFile))).read_text(encoding="utf-8")
         for s in background.subjects(RDF.type, GP.NewsArticle)
@@ -44,10 +43,8 @@ def main(paths: list[str]) -> int:
     problems = 0
     given = Graph()
     for p in paths:
-        try:
+        with contextlib.suppress(Exception):  # reported below, file by file
             given.parse(p, format="turtle")
-        except Exception:  # reported below, file by file
-            pass
     for p in paths:
         g = Graph()
         try:
@@ -67,7 +64,9 @@ def main(paths: list[str]) -> int:
             elif str(exact) not in texts[src]:
                 print(f"{p}: QUOTE NOT VERBATIM in {src.split('/')[-1]}: {str(exact)!r}")
                 problems += 1
-        for term in {t for tr in g for t in tr if isinstance(t, URIRef) and str(t).startswith(str(GP))}:
+        for term in {
+            t for tr in g for t in tr if isinstance(t, URIRef) and str(t).startswith(str(GP))
+        }:
             if term not in defined:
                 print(f"{p}: gp term not in ontology: {term}")
                 problems += 1
@@ -77,16 +76,21 @@ def main(paths: list[str]) -> int:
                 problems += 1
         statement_classes = {c for c in onto.transitive_subjects(RDFS.subClassOf, GP.Statement)}
         for s, _, c in g.triples((None, RDF.type, None)):
-            if c in statement_classes and c not in (GP.Evidence, GP.Correction, GP.Participation):
-                if whole.value(s, PROV.wasDerivedFrom) is None:
-                    print(f"{p}: statement without evidence: {s}")
-                    problems += 1
+            structural = (GP.Evidence, GP.Correction, GP.Participation)
+            if (
+                c in statement_classes
+                and c not in structural
+                and (whole.value(s, PROV.wasDerivedFrom) is None)
+            ):
+                print(f"{p}: statement without evidence: {s}")
+                problems += 1
         for ev in g.subjects(RDF.type, GP.Event):
             n = len(set(whole.objects(ev, GP.factuality)))
             if n != 1:
                 print(f"{p}: event with {n} factuality values: {ev}")
                 problems += 1
-        print(f"{p}: {len(g)} triples, {len(set(g.subjects(PROV.wasDerivedFrom, None)))} nodes with evidence, {problems} problems so far")
+        with_evidence = len(set(g.subjects(PROV.wasDerivedFrom, None)))
+        print(f"{p}: {len(g)} triples, {with_evidence} nodes with evidence, {problems} problems")
     return 1 if problems else 0
 
 

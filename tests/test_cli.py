@@ -52,10 +52,14 @@ def test_asserted_only_leaves_out_derived_triples(store_path: Path) -> None:
     assert out.stdout.strip() == "false"
 
 
-@pytest.mark.parametrize(("fmt", "kind"), [("trig", "trig"), ("nquads", "nquads"), ("turtle", "turtle")])
+@pytest.mark.parametrize(
+    ("fmt", "kind"), [("trig", "trig"), ("nquads", "nquads"), ("turtle", "turtle")]
+)
 def test_export_round_trips(store_path: Path, tmp_path: Path, fmt: str, kind: str) -> None:
     out = tmp_path / f"dump.{fmt}"
-    result = runner.invoke(app, ["export", "--store", str(store_path), "--format", fmt, "--out", str(out)])
+    result = runner.invoke(
+        app, ["export", "--store", str(store_path), "--format", fmt, "--out", str(out)]
+    )
     assert result.exit_code == 0, result.output
     if kind == "turtle":
         assert len(Graph().parse(out, format="turtle")) > 3000

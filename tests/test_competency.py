@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from rdflib import Literal, URIRef
+from rdflib import URIRef
 
 from kg.namespaces import GPD, sparql_prologue
 from kg.store import GraphStore
@@ -38,11 +38,21 @@ FIRST_COLUMN = {
     "A09": ({d("germany")}, {d("turkey")}),
     "A10": ({d("turkey")}, set()),
     "A11": ({d("article-003")}, {d("article-002"), d("article-000")}),
-    "A12": ({d("s-400"), d("s-500"), d("patriot")},
-            {d("f-35"), d("f-16"), d("su-24"), d("bayraktar-drone")}),
+    "A12": (
+        {d("s-400"), d("s-500"), d("patriot")},
+        {d("f-35"), d("f-16"), d("su-24"), d("bayraktar-drone")},
+    ),
     "A13": ({d("joe-biden")}, {d("donald-trump")}),
-    "A19": ({d("idlib-province"), d("idlib-de-escalation-zone"), d("idlib-demilitarised-zone"),
-             d("damascus"), d("aleppo")}, {d("sochi"), d("astana")}),
+    "A19": (
+        {
+            d("idlib-province"),
+            d("idlib-de-escalation-zone"),
+            d("idlib-demilitarised-zone"),
+            d("damascus"),
+            d("aleppo"),
+        },
+        {d("sochi"), d("astana")},
+    ),
     "A20": ({d("syrian-civil-war"), d("libyan-civil-war")}, set()),
 }
 
@@ -61,8 +71,10 @@ def test_a01_and_a12_answers_are_exact(store: GraphStore) -> None:
 
 
 def test_a02_maker_and_type_of_the_f35(store: GraphStore) -> None:
-    variables, rows = run(store, "A02")
-    assert {(r[0], r[2]) for r in rows} == {(d("lockheed-martin"), URIRef("https://w3id.org/geokg/ontology#StealthFighter"))}
+    _variables, rows = run(store, "A02")
+    assert {(r[0], r[2]) for r in rows} == {
+        (d("lockheed-martin"), URIRef("https://w3id.org/geokg/ontology#StealthFighter"))
+    }
 
 
 def test_a04_the_shootdown_happened_on_24_november_2015(store: GraphStore) -> None:
@@ -72,13 +84,23 @@ def test_a04_the_shootdown_happened_on_24_november_2015(store: GraphStore) -> No
 
 
 def test_a05_events_are_in_date_order_and_all_took_place(store: GraphStore) -> None:
-    variables, rows = run(store, "A05")
+    _, rows = run(store, "A05")
     events = [r[0] for r in rows]
     dates = [str(r[1]) for r in rows]
     assert dates == sorted(dates)
-    expected_days = ["2015-11-24", "2016-06-27", "2016-06-29", "2016-08-09", "2016-10-10",
-                     "2017-03-10", "2017-09-12", "2018-04-03", "2019-04-08", "2019-05-18",
-                     "2019-07-12"]
+    expected_days = [
+        "2015-11-24",
+        "2016-06-27",
+        "2016-06-29",
+        "2016-08-09",
+        "2016-10-10",
+        "2017-03-10",
+        "2017-09-12",
+        "2018-04-03",
+        "2019-04-08",
+        "2019-05-18",
+        "2019-07-12",
+    ]
     expected_months = ["2015-11-01", "2016-07-01", "2017-01-01", "2017-05-01", "2018-09-01"]
     for day in expected_days + expected_months:
         assert day in dates, f"no event dated {day}"
@@ -95,7 +117,7 @@ def test_a07_ukraine_bought_12_in_2018(store: GraphStore) -> None:
 
 
 def test_a08_three_phone_calls_on_the_right_days(store: GraphStore) -> None:
-    variables, rows = run(store, "A08")
+    _variables, rows = run(store, "A08")
     assert int(rows[0][0]) == 3
     assert set(str(rows[0][1]).split()) == {"2016-06-29", "2020-02-21", "2021-04-09"}
 
@@ -111,7 +133,7 @@ def test_a14_hosted_and_potential_refugees(store: GraphStore) -> None:
 
 
 def test_a15_ankara_and_moscow_contradict_each_other(store: GraphStore) -> None:
-    variables, rows = run(store, "A15")
+    _variables, rows = run(store, "A15")
     claims = {(r[0], r[2]) for r in rows}
     assert (d("turkey"), d("turkish-airspace")) in claims
     assert (d("russia"), d("syrian-airspace")) in claims

@@ -33,7 +33,9 @@ def _article_text(data: Graph, article: URIRef) -> str:
 
 
 def test_every_quote_occurs_verbatim_in_its_article(asserted_data: Graph) -> None:
-    texts = {a: _article_text(asserted_data, a) for a in asserted_data.subjects(RDF.type, GP.NewsArticle)}
+    texts = {
+        a: _article_text(asserted_data, a) for a in asserted_data.subjects(RDF.type, GP.NewsArticle)
+    }
     assert len(texts) == 4
     checked = 0
     for ev in asserted_data.subjects(RDF.type, GP.Evidence):
@@ -53,7 +55,9 @@ def test_every_statement_node_has_evidence(asserted_data: Graph, ontology: Graph
     assert missing == []
 
 
-def test_there_are_at_least_250_facts_from_every_article(asserted_data: Graph, ontology: Graph) -> None:
+def test_there_are_at_least_250_facts_from_every_article(
+    asserted_data: Graph, ontology: Graph
+) -> None:
     statements = _statements(asserted_data, ontology)
     assert len(statements) >= 250
     per_article: Counter[str] = Counter()
@@ -88,27 +92,43 @@ def test_article_dates_are_the_deduced_ones(asserted_data: Graph, code: str, dat
 def test_every_entity_has_exactly_one_english_label(asserted_data: Graph, ontology: Graph) -> None:
     statement_classes = _statement_classes(ontology) | STRUCTURAL | {GP.Participation}
     entities = {
-        s for s, _, c in asserted_data.triples((None, RDF.type, None))
-        if str(s).startswith(str(GPD)) and "/.well-known/" not in str(s) and c not in statement_classes
+        s
+        for s, _, c in asserted_data.triples((None, RDF.type, None))
+        if str(s).startswith(str(GPD))
+        and "/.well-known/" not in str(s)
+        and c not in statement_classes
     }
     assert len(entities) > 100
     bad = []
     for e in sorted(entities):
-        labels = [o for o in asserted_data.objects(e, RDFS.label) if isinstance(o, Literal) and o.language == "en"]
+        labels = [
+            o
+            for o in asserted_data.objects(e, RDFS.label)
+            if isinstance(o, Literal) and o.language == "en"
+        ]
         if len(labels) != 1:
             bad.append((str(e), [str(x) for x in labels]))
     assert bad == []
 
 
 def test_every_referenced_entity_is_described(asserted_data: Graph, ontology: Graph) -> None:
-    used = {o for o in asserted_data.objects() if isinstance(o, URIRef) and str(o).startswith(str(GPD))}
-    undescribed = sorted(str(u) for u in used if "/.well-known/" not in str(u)
-                         and (u, RDF.type, None) not in asserted_data)
+    used = {
+        o for o in asserted_data.objects() if isinstance(o, URIRef) and str(o).startswith(str(GPD))
+    }
+    undescribed = sorted(
+        str(u)
+        for u in used
+        if "/.well-known/" not in str(u) and (u, RDF.type, None) not in asserted_data
+    )
     assert undescribed == []
 
 
 def test_dates_are_xsd_date_and_have_a_precision(asserted_data: Graph) -> None:
-    pairs = [(GP.date, GP.datePrecision), (GP.startDate, GP.startDatePrecision), (GP.endDate, GP.endDatePrecision)]
+    pairs = [
+        (GP.date, GP.datePrecision),
+        (GP.startDate, GP.startDatePrecision),
+        (GP.endDate, GP.endDatePrecision),
+    ]
     checked = 0
     for date_p, prec_p in pairs:
         for s, o in asserted_data.subject_objects(date_p):
@@ -128,7 +148,9 @@ def test_every_event_has_one_factuality(asserted_data: Graph) -> None:
 
 
 @pytest.mark.parametrize("original", ["Akoyo", "In 29", "Ukrainian coins"])
-def test_translation_errors_are_recorded_with_their_correction(asserted_data: Graph, original: str) -> None:
+def test_translation_errors_are_recorded_with_their_correction(
+    asserted_data: Graph, original: str
+) -> None:
     corrections = [c for c in asserted_data.subjects(GP.originalWording, Literal(original))]
     assert corrections, f"no correction recorded for {original!r}"
     assert all(asserted_data.value(c, GP.correctedWording) is not None for c in corrections)

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from kg.errors import ManifestError, RDFSyntaxError
+from kg.formats import RdfFormat
 from kg.loading import load_dataset
 from kg.namespaces import DERIVED_GRAPH, ONTOLOGY_GRAPH, graph_iri
-from kg.formats import RdfFormat
 from kg.store import open_store
 
 
@@ -29,8 +29,17 @@ def _quads(store) -> set[str]:
 
 def test_load_writes_every_listed_graph(store) -> None:
     graphs = store.named_graphs()
-    for name in ("ontology", "entities", "sources", "article/000", "article/002", "article/003",
-                 "article/004", "derived", "load"):
+    for name in (
+        "ontology",
+        "entities",
+        "sources",
+        "article/000",
+        "article/002",
+        "article/003",
+        "article/004",
+        "derived",
+        "load",
+    ):
         assert graph_iri(name) in graphs
     assert store.count(ONTOLOGY_GRAPH) > 2000
     assert store.count(DERIVED_GRAPH) > 100
@@ -53,11 +62,13 @@ def test_a_broken_file_is_reported_with_line_and_column_and_changes_nothing(
     before = _quads(s)
     broken = project / "data" / "articles" / "a003.ttl"
     lines = broken.read_text(encoding="utf-8").splitlines()
-    lines.insert(20, "gpd:x gp:y \"unterminated .")
+    lines.insert(20, 'gpd:x gp:y "unterminated .')
     broken.write_text("\n".join(lines) + "\n", encoding="utf-8")
     (project / "data" / "entities.ttl").write_text(
         (project / "data" / "entities.ttl").read_text(encoding="utf-8")
-        + "\ngpd:new-thing a gp:State ; rdfs:label \"New\"@en .\n", encoding="utf-8")
+        + '\ngpd:new-thing a gp:State ; rdfs:label "New"@en .\n',
+        encoding="utf-8",
+    )
     with pytest.raises(RDFSyntaxError) as info:
         load_dataset(s, project)
     assert info.value.path == broken

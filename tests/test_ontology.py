@@ -24,7 +24,9 @@ def test_hermit_finds_the_ontology_consistent_with_no_unsatisfiable_class(ontolo
     assert report.unsatisfiable == []
 
 
-def test_hermit_finds_ontology_and_curated_data_consistent(ontology: Graph, asserted_data: Graph) -> None:
+def test_hermit_finds_ontology_and_curated_data_consistent(
+    ontology: Graph, asserted_data: Graph
+) -> None:
     report = check_consistency(ontology + asserted_data)
     assert report.consistent, report.message
     assert report.unsatisfiable == []
@@ -47,8 +49,16 @@ def test_every_term_has_one_english_label_and_one_definition(ontology: Graph) ->
     assert len(terms) > 200  # the check looked at the real vocabulary
     problems = []
     for t in sorted(terms):
-        labels = [o for o in ontology.objects(t, RDFS.label) if isinstance(o, Literal) and o.language == "en"]
-        definitions = [o for o in ontology.objects(t, SKOS.definition) if isinstance(o, Literal) and o.language == "en"]
+        labels = [
+            o
+            for o in ontology.objects(t, RDFS.label)
+            if isinstance(o, Literal) and o.language == "en"
+        ]
+        definitions = [
+            o
+            for o in ontology.objects(t, SKOS.definition)
+            if isinstance(o, Literal) and o.language == "en"
+        ]
         if len(labels) != 1 or len(definitions) != 1:
             problems.append(f"{t}: {len(labels)} labels, {len(definitions)} definitions")
     assert problems == []
@@ -58,7 +68,13 @@ def test_every_module_has_a_full_header(ontology: Graph) -> None:
     ontologies = set(ontology.subjects(RDF.type, OWL.Ontology))
     assert len(ontologies) == 10  # aggregator and nine modules
     for o in ontologies:
-        for p in (DCTERMS.title, DCTERMS.description, OWL.versionIRI, DCTERMS.license, DCTERMS.creator):
+        for p in (
+            DCTERMS.title,
+            DCTERMS.description,
+            OWL.versionIRI,
+            DCTERMS.license,
+            DCTERMS.creator,
+        ):
             assert ontology.value(o, p) is not None, f"{o} lacks {p}"
     top = URIRef("https://w3id.org/geokg/ontology")
     assert ontology.value(top, URIRef(VANN + "preferredNamespacePrefix")) == Literal("gp")
