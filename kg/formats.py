@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import Enum
+from typing import TypeVar
 
 __all__ = ["RdfFormat", "ResultFormat"]
 
@@ -26,11 +27,7 @@ class RdfFormat(Enum):
     @classmethod
     def from_name(cls, name: str) -> RdfFormat:
         """Look a format up by name, suffix or media type (``turtle``, ``ttl``, ``text/turtle``)."""
-        key = name.strip().lower()
-        for f in cls:
-            if key in (f.label, f.suffix, f.media_type):
-                return f
-        raise ValueError(f"unknown RDF format {name!r}; known: {', '.join(f.label for f in cls)}")
+        return _lookup(cls, name)
 
 
 class ResultFormat(Enum):
@@ -48,10 +45,16 @@ class ResultFormat(Enum):
 
     @classmethod
     def from_name(cls, name: str) -> ResultFormat:
-        key = name.strip().lower()
-        for f in cls:
-            if key in (f.label, f.suffix, f.media_type):
-                return f
-        raise ValueError(
-            f"unknown result format {name!r}; known: {', '.join(f.label for f in cls)}"
-        )
+        """Look a format up by name, suffix or media type (``json``, ``srj``, ``text/csv``)."""
+        return _lookup(cls, name)
+
+
+F = TypeVar("F", RdfFormat, ResultFormat)
+
+
+def _lookup(cls: type[F], name: str) -> F:
+    key = name.strip().lower()
+    for f in cls:
+        if key in (f.label, f.suffix, f.media_type):
+            return f
+    raise ValueError(f"unknown format {name!r}; known: {', '.join(f.label for f in cls)}")
