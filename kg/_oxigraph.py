@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import pyoxigraph as ox
@@ -317,10 +317,3 @@ def graph_from_rdflib(graph: Graph, graph_iri: str, origin: str) -> ParsedGraph:
     """Wrap an rdflib graph's triples as a parsed graph."""
     triples = [ox.Triple(_to_ox(s), _to_ox(p), _to_ox(o)) for s, p, o in graph]
     return ParsedGraph(graph_iri, triples, origin)
-
-
-def iter_rows(store: OxigraphStore, sparql: str) -> Iterator[Mapping[str, Node | None]]:
-    """SELECT rows as dicts of rdflib terms."""
-    variables, rows = store.query(sparql)  # type: ignore[misc]
-    for row in rows:
-        yield dict(zip(variables, row, strict=True))
