@@ -73,6 +73,11 @@ def _to_ox(term: Node) -> ox.NamedNode | ox.BlankNode | ox.Literal:
     raise StoreError(f"unsupported term: {term!r}")
 
 
+def _nt(term: Node) -> str:
+    """A term in N-Triples syntax, escaped by the engine."""
+    return str(_to_ox(term))
+
+
 # ---------------------------------------------------------------- parsing
 class ParsedGraph:
     """The triples of one file (or one derivation), ready to be stored in a named graph."""
@@ -283,6 +288,26 @@ class OxigraphStore:
                 parts.append(f"INSERT DATA {{ GRAPH <{g.graph_iri}> {{\n{body} .\n}} }}")
         self.update(" ;\n".join(parts))
         self.flush()
+
+    def apply_change(
+        self,
+        add: Iterable[tuple[Node, Node, Node, Node]],
+        remove: Iterable[tuple[Node, Node, Node, Node]],
+        then: str | None = None,
+    ) -> None:
+        """Remove then add quads (rdflib terms), then run ``then``, in one transaction."""
+        parts = []
+        for verb, quads in (("DELETE", remove), ("INSERT", add)):
+            by_graph: dict[str, list[str]] = defaultdict(list)
+            for s, p, o, g in quads:
+                by_graph[str(g)].append(f"{_nt(s)} {_nt(p)} {_nt(o)} .")
+            for g, lines in sorted(by_graph.items()):
+                parts.append(f"{verb} DATA {{ GRAPH <{g}> {{\n" + "\n".join(lines) + "\n} }")
+        if then:
+            parts.append(then)
+        if parts:
+            self.update(" ;\n".join(parts))
+            self.flush()
 
     def flush(self) -> None:
         if self.path is not None:

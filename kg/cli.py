@@ -16,12 +16,24 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn
 from rich.table import Table
 
-from kg.errors import KGError
+from kg._oxigraph import parse_rdf_file
+from kg.errors import KGError, ValidationError
 from kg.formats import RdfFormat
 from kg.loading import load_dataset
-from kg.namespaces import DERIVED_GRAPH, sparql_prologue
+from kg.manifest import read_manifest
+from kg.namespaces import DERIVED_GRAPH, GRAPH, sparql_prologue
 from kg.statistics import count_by_class, count_by_graph
 from kg.store import GraphStore, open_store
+from kg.validation import (
+    Change,
+    ValidationReport,
+    graph_labels,
+    labels_for,
+    load_shapes,
+    validate_change,
+    validate_graph,
+    validate_store,
+)
 
 app = typer.Typer(
     help="Geopolitical knowledge graph: load, query and export the store.",
@@ -76,22 +88,28 @@ def _open(path: Path) -> GraphStore:
 
 def _fail(exc: KGError) -> None:
     err.print(f"[red]error:[/red] {exc}", highlight=False, markup=True)
+    if isinstance(exc, ValidationError):
+        err.print(exc.report.to_text(), highlight=False, markup=False)
     raise typer.Exit(code=1)
 
 
+RootOption = Annotated[
+    Path,
+    typer.Option(
+        help="Project folder holding ontology/, shapes/ and data/.",
+        default_factory=lambda: _default_root(),
+        show_default=False,
+    ),
+]
+
+
 @app.command()
-def load(
-    store: StoreOption,
-    root: Annotated[
-        Path,
-        typer.Option(
-            help="Project folder holding ontology/ and data/.",
-            default_factory=_default_root,
-            show_default=False,
-        ),
-    ],
-) -> None:
-    """Load the ontology and the curated data (atomically; loading twice changes nothing)."""
+def load(store: StoreOption, root: RootOption) -> None:
+    """Load the ontology and the curated data, validated against the shapes.
+
+    Atomic: a syntax error or a SHACL violation leaves the store as it was. Loading
+    twice changes nothing.
+    """
     s = _open(store)
     try:
         with Progress(
@@ -114,6 +132,94 @@ def load(
     for graph, n in report.graphs.items():
         err.print(f"{n:>7}  {graph}", highlight=False)
     err.print(f"loaded {report.total} triples into {store}", highlight=False)
+    err.print(f"validation: {report.validation.summary()}", highlight=False)
+    for w in report.validation.warnings:
+        err.print(f"  warning: {w.focus} {w.message}", highlight=False)
+
+
+class ReportFormat(StrEnum):
+    text = "text"
+    turtle = "turtle"
+    jsonld = "jsonld"
+
+
+@app.command()
+def validate(
+    store: StoreOption,
+    root: RootOption,
+    files: Annotated[
+        list[Path] | None,
+        typer.Argument(help="RDF files to validate (Turtle, TriG, N-Triples, N-Quads...)."),
+    ] = None,
+    against_store: Annotated[
+        bool,
+        typer.Option(
+            help="Validate the files as an addition to the store (incrementally), "
+            "instead of on their own with the ontology."
+        ),
+    ] = False,
+    fmt: Annotated[ReportFormat, typer.Option("--format", "-t")] = ReportFormat.text,
+) -> None:
+    """Validate the store, or FILES, against the SHACL shapes; exit 1 on violations."""
+    try:
+        shapes = load_shapes(root)
+        if not files:
+            s = _open(store)
+            try:
+                report = validate_store(s, shapes)
+                labels = labels_for(s, _nodes(report))
+            finally:
+                s.close()
+        elif against_store:
+            change = Change.of(add=_file_quads(files))
+            s = _open(store)
+            try:
+                report = validate_change(s, change, shapes)
+                labels = labels_for(s, _nodes(report))
+            finally:
+                s.close()
+        else:
+            data = _file_graph([f.path for f in read_manifest(root).ontology] + list(files))
+            report = validate_graph(data, shapes)
+            labels = graph_labels(data, _nodes(report))
+    except KGError as exc:
+        _fail(exc)
+    if fmt is ReportFormat.text:
+        sys.stdout.write(report.to_text(labels))
+    else:
+        sys.stdout.write(report.serialize(RdfFormat.from_name(fmt.value)))
+    raise typer.Exit(code=0 if report.conforms else 1)
+
+
+def _nodes(report: ValidationReport) -> list:
+    return [r.focus for r in report.results] + [r.value for r in report.results if r.value]
+
+
+def _file_format(path: Path) -> RdfFormat:
+    try:
+        return RdfFormat.from_name(path.suffix.lstrip(".") or "ttl")
+    except ValueError:
+        return RdfFormat.TURTLE
+
+
+def _file_graph(paths: list[Path]):
+    from rdflib import Graph
+
+    g = Graph()
+    for path in paths:
+        g += parse_rdf_file(path, str(GRAPH["validate"]), _file_format(path)).to_rdflib()
+    return g
+
+
+def _file_quads(paths: list[Path]) -> list:
+    from rdflib import URIRef
+
+    quads = []
+    for path in paths:
+        graph = URIRef(GRAPH["validate/" + path.stem])
+        for s, p, o in parse_rdf_file(path, str(graph), _file_format(path)).to_rdflib():
+            quads.append((s, p, o, graph))
+    return quads
 
 
 @app.command()

@@ -10,9 +10,11 @@ denote) are derived too, so that facts of mixed precision can be ordered and fil
 
 from __future__ import annotations
 
-from kg.namespaces import sparql_prologue
+from collections.abc import Iterable
 
-__all__ = ["DERIVATION_RULES", "derivation_query"]
+from kg.namespaces import DERIVED_GRAPH, sparql_prologue
+
+__all__ = ["DERIVATION_RULES", "derivation_query", "derivation_update"]
 
 #: Each rule is the body of a CONSTRUCT: (name, template, pattern).
 DERIVATION_RULES: tuple[tuple[str, str, str], ...] = (
@@ -68,3 +70,22 @@ def derivation_query() -> str:
     template = " .\n  ".join(t for _, t, _ in DERIVATION_RULES)
     union = "\n  UNION\n  ".join(f"{{ {p} }}" for _, _, p in DERIVATION_RULES)
     return f"{sparql_prologue()}CONSTRUCT {{\n  {template} .\n}} WHERE {{\n  {union}\n}}"
+
+
+def derivation_update(graphs: Iterable[str]) -> str:
+    """A SPARQL Update that recomputes the derived graph from ``graphs``.
+
+    ``USING`` makes the union of the asserted graphs the default graph of the WHERE
+    clause, so the update can run in the same request, and the same transaction, as
+    the write that made it necessary.
+    """
+    template = " .\n  ".join(t for _, t, _ in DERIVATION_RULES)
+    union = "\n  UNION\n  ".join(f"{{ {p} }}" for _, _, p in DERIVATION_RULES)
+    using = "".join(f"USING <{g}>\n" for g in sorted(graphs))
+    if not using:
+        return f"DROP SILENT GRAPH <{DERIVED_GRAPH}>"
+    return (
+        f"{sparql_prologue()}DROP SILENT GRAPH <{DERIVED_GRAPH}> ;\n"
+        f"INSERT {{ GRAPH <{DERIVED_GRAPH}> {{\n  {template} .\n}} }}\n{using}"
+        f"WHERE {{\n  {union}\n}}"
+    )

@@ -7,14 +7,28 @@ called and re-raised as one of these, ``from`` the original::
     ├── ManifestError        the data manifest is missing, malformed, or names a bad file
     ├── RDFSyntaxError       an RDF file does not parse (file, line, column)
     ├── QueryError           a SPARQL query or update is malformed or fails
-    └── StoreError           the store cannot be opened, read or written
+    ├── StoreError           the store cannot be opened, read or written
+    ├── ShapesError          the SHACL shapes are missing, malformed or cannot be run
+    └── ValidationError      a change violates the shapes (carries the report); nothing was written
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-__all__ = ["KGError", "ManifestError", "QueryError", "RDFSyntaxError", "StoreError"]
+if TYPE_CHECKING:
+    from kg.validation import ValidationReport
+
+__all__ = [
+    "KGError",
+    "ManifestError",
+    "QueryError",
+    "RDFSyntaxError",
+    "ShapesError",
+    "StoreError",
+    "ValidationError",
+]
 
 
 class KGError(Exception):
@@ -54,3 +68,16 @@ class QueryError(KGError):
 
 class StoreError(KGError):
     """The store could not be opened, read or written."""
+
+
+class ShapesError(KGError):
+    """The SHACL shapes are missing or malformed, or the validator could not run them."""
+
+
+class ValidationError(KGError):
+    """A change violates the shapes; it was rejected whole and the store is unchanged."""
+
+    def __init__(self, report: ValidationReport) -> None:
+        n = len(report.violations)
+        super().__init__(f"{n} SHACL violation{'s' if n != 1 else ''}; nothing was written")
+        self.report = report

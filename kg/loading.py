@@ -1,7 +1,8 @@
 """Loading the ontology and the curated data into a store, atomically.
 
-Every file is parsed before the store is touched; one syntax error stops the load
-with its file, line and column, and the store stays as it was. The graphs are then
+Every file is parsed and the result validated against the SHACL shapes before the
+store is touched; one syntax error stops the load with its file, line and column, and
+one violation stops it with the validation report. Either way the store stays as it was. The graphs are then
 replaced in one transaction, so a reader sees the old dataset or the new one, never
 a mix. Blank nodes are skolemised from their content, so loading twice gives the
 same store.
@@ -19,11 +20,13 @@ from rdflib.namespace import PROV, XSD
 
 from kg._oxigraph import ParsedGraph, construct_graph, graph_from_rdflib, parse_rdf_file
 from kg.derivation import DERIVATION_RULES, derivation_query
+from kg.errors import ValidationError
 from kg.manifest import DataFile, Manifest, read_manifest
-from kg.namespaces import DERIVED_GRAPH, GP, GRAPH, LOAD_GRAPH
+from kg.namespaces import DERIVED_GRAPH, GP, GRAPH, LOAD_GRAPH, NON_ASSERTED_GRAPHS
 from kg.store import GraphStore
+from kg.validation import Shapes, ValidationReport, load_shapes, validate_graph
 
-__all__ = ["LoadReport", "load_dataset", "parse_dataset"]
+__all__ = ["LoadReport", "load_dataset", "parse_dataset", "validate_dataset"]
 
 VOID = Namespace("http://rdfs.org/ns/void#")
 DCTERMS = Namespace("http://purl.org/dc/terms/")
@@ -34,9 +37,10 @@ ProgressCallback = Callable[[str, int, int], None]
 
 @dataclass(frozen=True)
 class LoadReport:
-    """What a load wrote: triples per named graph."""
+    """What a load wrote (triples per named graph) and what validation said of it."""
 
     graphs: dict[str, int]
+    validation: ValidationReport
 
     @property
     def total(self) -> int:
@@ -68,20 +72,40 @@ def parse_dataset(
     return graphs
 
 
+def validate_dataset(graphs: list[ParsedGraph], shapes: Shapes) -> ValidationReport:
+    """Validate the asserted graphs of a parsed dataset (the ontology included), in full."""
+    data = Graph()
+    for g in graphs:
+        if g.graph_iri not in NON_ASSERTED_GRAPHS:
+            data += g.to_rdflib()
+    return validate_graph(data, shapes)
+
+
 def load_dataset(
-    store: GraphStore, root: Path, progress: ProgressCallback | None = None
+    store: GraphStore,
+    root: Path,
+    progress: ProgressCallback | None = None,
+    shapes: Shapes | None = None,
 ) -> LoadReport:
     """Load ontology and curated data from the project at ``root`` into ``store``.
 
     Raises :class:`kg.errors.ManifestError` or :class:`kg.errors.RDFSyntaxError` before
-    writing anything if a file is missing, unlisted, empty or malformed.
+    writing anything if a file is missing, unlisted, empty or malformed, and
+    :class:`kg.errors.ValidationError` if the data violates the shapes of ``root/shapes``
+    (or ``shapes``). Warnings do not stop the load; they are in the report.
     """
     manifest = read_manifest(root)
+    shapes = shapes or load_shapes(root)
     graphs = parse_dataset(manifest, progress)
+    if progress:
+        progress("validating against the shapes", 0, 1)
+    validation = validate_dataset(graphs, shapes)
+    if not validation.conforms:
+        raise ValidationError(validation)
     # Graphs a previous load wrote that this manifest no longer lists are dropped too.
     stale = [g for g in store.named_graphs() if g.startswith(str(GRAPH))]
     store.replace_graphs(graphs, drop=stale)
-    return LoadReport({g.graph_iri: len(g) for g in graphs})
+    return LoadReport({g.graph_iri: len(g) for g in graphs}, validation)
 
 
 def _merge(graph_iri: str, parts: list[ParsedGraph]) -> ParsedGraph:

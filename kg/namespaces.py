@@ -4,11 +4,25 @@ from __future__ import annotations
 
 from rdflib import Namespace
 
-__all__ = ["GP", "GPD", "GRAPH", "PREFIXES", "graph_iri", "sparql_prologue"]
+__all__ = [
+    "DERIVED_GRAPH",
+    "GP",
+    "GPD",
+    "GPS",
+    "GRAPH",
+    "INFERRED_GRAPH",
+    "LOAD_GRAPH",
+    "NON_ASSERTED_GRAPHS",
+    "ONTOLOGY_GRAPH",
+    "PREFIXES",
+    "graph_iri",
+    "sparql_prologue",
+]
 
 GP = Namespace("https://w3id.org/geokg/ontology#")
 GPD = Namespace("https://w3id.org/geokg/id/")
 GRAPH = Namespace("https://w3id.org/geokg/graph/")
+GPS = Namespace("https://w3id.org/geokg/shapes#")
 SKOLEM = "https://w3id.org/geokg/id/.well-known/genid/"
 
 #: Named graph holding the ontology (all modules).
@@ -17,10 +31,15 @@ ONTOLOGY_GRAPH = str(GRAPH["ontology"])
 DERIVED_GRAPH = str(GRAPH["derived"])
 #: Named graph describing the load itself (when, which files, which derivation).
 LOAD_GRAPH = str(GRAPH["load"])
+#: Named graph holding the triples an OWL reasoner infers.
+INFERRED_GRAPH = str(GRAPH["inferred"])
+#: Graphs computed from the others: never validated, never written by users.
+NON_ASSERTED_GRAPHS = frozenset({DERIVED_GRAPH, LOAD_GRAPH, INFERRED_GRAPH})
 
 PREFIXES: dict[str, str] = {
     "gp": str(GP),
     "gpd": str(GPD),
+    "gps": str(GPS),
     "rdf": "http://www.w3.org/1999/02/22-rdf-syntax-ns#",
     "rdfs": "http://www.w3.org/2000/01/rdf-schema#",
     "owl": "http://www.w3.org/2002/07/owl#",
@@ -33,6 +52,7 @@ PREFIXES: dict[str, str] = {
     "sem": "http://semanticweb.cs.vu.nl/2009/11/sem/",
     "dcterms": "http://purl.org/dc/terms/",
     "wd": "http://www.wikidata.org/entity/",
+    "sh": "http://www.w3.org/ns/shacl#",
 }
 
 

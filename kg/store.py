@@ -15,6 +15,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Protocol
 
+from rdflib.term import Node
+
 from kg._oxigraph import OxigraphStore, ParsedGraph
 from kg.formats import RdfFormat, ResultFormat
 
@@ -39,6 +41,13 @@ class GraphStore(Protocol):
     def update(self, sparql: str) -> None: ...
 
     def replace_graphs(self, graphs: Sequence[ParsedGraph], drop: Iterable[str] = ()) -> None: ...
+
+    def apply_change(
+        self,
+        add: Iterable[tuple[Node, Node, Node, Node]],
+        remove: Iterable[tuple[Node, Node, Node, Node]],
+        then: str | None = None,
+    ) -> None: ...
 
     def named_graphs(self) -> list[str]: ...
 

@@ -11,6 +11,7 @@ from kg.loading import load_dataset, parse_dataset
 from kg.manifest import read_manifest
 from kg.namespaces import DERIVED_GRAPH, ONTOLOGY_GRAPH
 from kg.store import GraphStore, open_store
+from kg.validation import Shapes, load_shapes
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = ROOT.parent / "shared" / "sources"
@@ -53,8 +54,14 @@ def dataset(parsed_graphs: dict[str, Graph]) -> Dataset:
 
 
 @pytest.fixture(scope="session")
-def store() -> GraphStore:
+def shapes() -> Shapes:
+    """The project's SHACL shapes, compiled once."""
+    return load_shapes(ROOT)
+
+
+@pytest.fixture(scope="session")
+def store(shapes: Shapes) -> GraphStore:
     """A store in memory with the ontology and curated data loaded (read-only in tests)."""
     s = open_store(None)
-    load_dataset(s, ROOT)
+    load_dataset(s, ROOT, shapes=shapes)
     return s

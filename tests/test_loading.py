@@ -13,6 +13,7 @@ from kg.formats import RdfFormat
 from kg.loading import load_dataset
 from kg.namespaces import DERIVED_GRAPH, ONTOLOGY_GRAPH, graph_iri
 from kg.store import open_store
+from kg.validation import Shapes
 
 
 @pytest.fixture
@@ -20,6 +21,7 @@ def project(tmp_path: Path, root: Path) -> Path:
     """A copy of the project's ontology and data that a test may break."""
     shutil.copytree(root / "ontology", tmp_path / "ontology")
     shutil.copytree(root / "data", tmp_path / "data")
+    shutil.copytree(root / "shapes", tmp_path / "shapes")
     return tmp_path
 
 
@@ -45,20 +47,20 @@ def test_load_writes_every_listed_graph(store) -> None:
     assert store.count(DERIVED_GRAPH) > 100
 
 
-def test_loading_twice_gives_the_same_store(project: Path, tmp_path: Path) -> None:
+def test_loading_twice_gives_the_same_store(project: Path, tmp_path: Path, shapes: Shapes) -> None:
     s = open_store(tmp_path / "store")
-    load_dataset(s, project)
+    load_dataset(s, project, shapes=shapes)
     first = _quads(s)
-    load_dataset(s, project)
+    load_dataset(s, project, shapes=shapes)
     assert _quads(s) == first
     assert len(first) > 3000
 
 
 def test_a_broken_file_is_reported_with_line_and_column_and_changes_nothing(
-    project: Path, tmp_path: Path
+    project: Path, tmp_path: Path, shapes: Shapes
 ) -> None:
     s = open_store(tmp_path / "store")
-    load_dataset(s, project)
+    load_dataset(s, project, shapes=shapes)
     before = _quads(s)
     broken = project / "data" / "articles" / "a003.ttl"
     lines = broken.read_text(encoding="utf-8").splitlines()
@@ -70,7 +72,7 @@ def test_a_broken_file_is_reported_with_line_and_column_and_changes_nothing(
         encoding="utf-8",
     )
     with pytest.raises(RDFSyntaxError) as info:
-        load_dataset(s, project)
+        load_dataset(s, project, shapes=shapes)
     assert info.value.path == broken
     assert info.value.line is not None and info.value.line >= 21
     assert info.value.column is not None
@@ -99,9 +101,9 @@ def test_an_ontology_module_missing_from_the_catalog_is_an_error(project: Path) 
         load_dataset(open_store(None), project)
 
 
-def test_the_store_survives_reopening(project: Path, tmp_path: Path) -> None:
+def test_the_store_survives_reopening(project: Path, tmp_path: Path, shapes: Shapes) -> None:
     s = open_store(tmp_path / "store")
-    load_dataset(s, project)
+    load_dataset(s, project, shapes=shapes)
     n = s.count()
     s.close()
     again = open_store(tmp_path / "store")
