@@ -18,7 +18,7 @@ from rdflib.term import Node
 
 from kg.errors import QueryError, RDFSyntaxError, StoreError
 from kg.formats import RdfFormat, ResultFormat
-from kg.namespaces import SKOLEM
+from kg.namespaces import SKOLEM, sparql_prologue
 
 __all__ = ["OxigraphStore", "ParsedGraph", "parse_rdf_file"]
 
@@ -295,7 +295,11 @@ class OxigraphStore:
         remove: Iterable[tuple[Node, Node, Node, Node]],
         then: str | None = None,
     ) -> None:
-        """Remove then add quads (rdflib terms), then run ``then``, in one transaction."""
+        """Remove then add quads (rdflib terms), then run ``then``, in one transaction.
+
+        ``then`` may use the standard prefixes (``gp:``...): they are declared once at the
+        start of the request, since Oxigraph rejects a prologue after the first operation.
+        """
         parts = []
         for verb, quads in (("DELETE", remove), ("INSERT", add)):
             by_graph: dict[str, list[str]] = defaultdict(list)
@@ -306,7 +310,7 @@ class OxigraphStore:
         if then:
             parts.append(then)
         if parts:
-            self.update(" ;\n".join(parts))
+            self.update(sparql_prologue() + " ;\n".join(parts))
             self.flush()
 
     def flush(self) -> None:

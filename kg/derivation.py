@@ -72,20 +72,23 @@ def derivation_query() -> str:
     return f"{sparql_prologue()}CONSTRUCT {{\n  {template} .\n}} WHERE {{\n  {union}\n}}"
 
 
-def derivation_update(graphs: Iterable[str]) -> str:
+def derivation_update(graphs: Iterable[str], *, with_prologue: bool = True) -> str:
     """A SPARQL Update that recomputes the derived graph from ``graphs``.
 
     ``USING`` makes the union of the asserted graphs the default graph of the WHERE
     clause, so the update can run in the same request, and the same transaction, as
-    the write that made it necessary.
+    the write that made it necessary. Without ``with_prologue`` the caller declares the
+    standard prefixes at the start of the request (Oxigraph 0.5 rejects a prologue after
+    the first operation, although SPARQL 1.1 allows one before each).
     """
+    prologue = sparql_prologue() if with_prologue else ""
     template = " .\n  ".join(t for _, t, _ in DERIVATION_RULES)
     union = "\n  UNION\n  ".join(f"{{ {p} }}" for _, _, p in DERIVATION_RULES)
     using = "".join(f"USING <{g}>\n" for g in sorted(graphs))
     if not using:
         return f"DROP SILENT GRAPH <{DERIVED_GRAPH}>"
     return (
-        f"{sparql_prologue()}DROP SILENT GRAPH <{DERIVED_GRAPH}> ;\n"
+        f"{prologue}DROP SILENT GRAPH <{DERIVED_GRAPH}> ;\n"
         f"INSERT {{ GRAPH <{DERIVED_GRAPH}> {{\n  {template} .\n}} }}\n{using}"
         f"WHERE {{\n  {union}\n}}"
     )

@@ -2,10 +2,10 @@
 
 Every file is parsed and the result validated against the SHACL shapes before the
 store is touched; one syntax error stops the load with its file, line and column, and
-one violation stops it with the validation report. Either way the store stays as it was. The graphs are then
-replaced in one transaction, so a reader sees the old dataset or the new one, never
-a mix. Blank nodes are skolemised from their content, so loading twice gives the
-same store.
+one violation stops it with the validation report. Either way the store stays as it
+was. The graphs are then replaced in one transaction, so a reader sees the old
+dataset or the new one, never a mix. Blank nodes are skolemised from their content,
+so loading twice gives the same store.
 """
 
 from __future__ import annotations

@@ -28,12 +28,12 @@ def apply_change(store: GraphStore, change: Change, shapes: Shapes) -> Validatio
     """
     computed = sorted({str(q[3]) for q in change.quads} & NON_ASSERTED_GRAPHS)
     if computed:
-        raise ValueError(
-            f"these graphs are computed by the server and cannot be written: {computed}"
-        )
+        raise ValueError(f"computed graphs cannot be written: {', '.join(computed)}")
     report = validate_change(store, change, shapes)
     if not report.conforms:
         raise ValidationError(report)
     graphs = set(validated_graphs(store)) | {str(q[3]) for q in change.add}
-    store.apply_change(change.add, change.remove, then=derivation_update(graphs))
+    store.apply_change(
+        change.add, change.remove, then=derivation_update(graphs, with_prologue=False)
+    )
     return report
