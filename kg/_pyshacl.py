@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Collection
+from contextvars import ContextVar
 
 from pyshacl import Validator
 from pyshacl.entrypoints import meta_validate
 from pyshacl.errors import ReportableRuntimeError, ValidationFailure
 from pyshacl.graph_abstraction import DataGraph
+from pyshacl.shape import Shape
 from pyshacl.shapes_graph import ShapesGraph
 from rdflib import Graph
 from rdflib.plugins.sparql import prepareQuery
@@ -26,6 +29,25 @@ from kg.errors import ShapesError
 __all__ = ["QueryCachingGraph", "ShaclEngine", "check_shapes_graph"]
 
 _LOG = logging.getLogger("kg.validation")
+
+
+# Restricting validation to some focus nodes. pyshacl's own ``focus_nodes`` option also
+# filters the value nodes of nested shapes (sh:not, sh:or, qualified shapes), which then
+# pass or fail wrongly (pyshacl 0.40). Instead, the targets of the top-level shapes are
+# intersected with the wanted nodes: ``Shape.focus_nodes`` computes exactly those
+# targets and is not used for nested evaluation. The restriction is per call (a context
+# variable), so concurrent validations do not see each other's focus.
+_FOCUS: ContextVar[Collection | None] = ContextVar("kg_shacl_focus", default=None)
+_targets = Shape.focus_nodes
+
+
+def _restricted_targets(self, data_graph, debug=False):  # type: ignore[no-untyped-def]
+    found = _targets(self, data_graph, debug=debug)
+    wanted = _FOCUS.get()
+    return found if wanted is None else type(found)(n for n in found if n in wanted)
+
+
+Shape.focus_nodes = _restricted_targets
 
 
 @functools.lru_cache(maxsize=512)
@@ -53,13 +75,8 @@ class ShaclEngine:
         except (ReportableRuntimeError, ValueError, TypeError) as exc:
             raise ShapesError(f"the shapes do not compile: {exc}") from exc
 
-    def validate(self, data: Graph) -> Graph:
-        """Validate all of ``data``; return the report graph.
-
-        pyshacl's own ``focus_nodes`` option is not used: in pyshacl 0.40 it also filters
-        the value nodes of nested shapes (``sh:not``, ``sh:or``, qualified shapes), which
-        then pass or fail wrongly. Callers restrict the results to their focus nodes.
-        """
+    def validate(self, data: Graph, focus: Collection | None = None) -> Graph:
+        """Validate ``data`` (only the nodes in ``focus``, if given); return the report."""
         options = {
             "inference": "none",
             "allow_warnings": True,
@@ -70,10 +87,13 @@ class ShaclEngine:
             DataGraph.from_rdflib(data), shacl_graph=self._shapes_graph, options=options
         )
         validator.shacl_graph = self._compiled  # reuse the compiled shapes
+        token = _FOCUS.set(None if focus is None else frozenset(focus))
         try:
             _conforms, report, _text = validator.run()
         except (ReportableRuntimeError, ValidationFailure) as exc:
             raise ShapesError(f"validation failed: {exc}") from exc
+        finally:
+            _FOCUS.reset(token)
         return report
 
 

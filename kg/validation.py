@@ -106,8 +106,16 @@ class ValidationReport:
     """The results of one validation, and which focus nodes it examined."""
 
     results: tuple[ValidationResult, ...]
-    focus_nodes: int | None = None  # how many nodes an incremental validation examined
-    full: bool = True  # whether the whole graph was validated
+    examined: frozenset[Node] | None = None  # the focus nodes, when not the whole graph
+
+    @property
+    def full(self) -> bool:
+        """Whether the whole graph was validated."""
+        return self.examined is None
+
+    @property
+    def focus_nodes(self) -> int | None:
+        return None if self.examined is None else len(self.examined)
 
     @property
     def violations(self) -> list[ValidationResult]:
@@ -311,9 +319,11 @@ def _analyse_reads(g: Graph) -> Iterator[Read]:
 
     def sparql_reads(constraint: Node, via: tuple) -> Iterator[Read]:
         declared = list(g.objects(constraint, GPS.reads))
-        if not declared and (constraint, SH.select, None) in g:
+        focus_only = (constraint, GPS.readsFocusOnly, Literal(True)) in g
+        if not declared and not focus_only and (constraint, SH.select, None) in g:
             raise ShapesError(
-                f"SPARQL constraint {constraint} does not declare what it reads (gps:reads)"
+                f"SPARQL constraint {constraint} does not declare what it reads "
+                "(gps:reads, or gps:readsFocusOnly true)"
             )
         for read in declared:
             steps = _path_steps(g, g.value(read, GPS.via) or RDF.nil)
@@ -398,7 +408,7 @@ def validate_graph(
         cached = QueryCachingGraph()
         cached.addN((s, p, o, cached) for s, p, o in data)
         data = cached
-    report = shapes.engine.validate(data)
+    report = shapes.engine.validate(data, focus_nodes)
     results = _results(report)
     if focus_nodes is not None:
         wanted = set(focus_nodes)
@@ -407,8 +417,7 @@ def validate_graph(
     unique = {r.key: r for r in results}
     return ValidationReport(
         tuple(unique.values()),
-        focus_nodes=None if focus_nodes is None else len(focus_nodes),
-        full=focus_nodes is None,
+        examined=None if focus_nodes is None else frozenset(focus_nodes),
     )
 
 
@@ -593,29 +602,45 @@ def affected_nodes(view: _PostChangeView, change: Change, shapes: Shapes) -> set
 
 
 def _context(view: _PostChangeView, focus: set[URIRef], shapes: Shapes) -> QueryCachingGraph:
-    """Everything the shapes read from the focus nodes, after the change."""
+    """Everything the shapes read from the focus nodes, after the change.
+
+    Nodes one forward step away are found in the focus nodes' own triples, and each
+    predicate read is fetched for all the nodes that need it in one query, so the number
+    of queries does not grow with the number of shapes.
+    """
     context = QueryCachingGraph()
-    for t in view.edges(focus, None):
+    own = view.edges(focus, None)
+    for t in own:
         context.add(t)
-    # Walk every read path from the focus nodes, one path prefix at a time.
-    frontier: dict[tuple, set[Node]] = {(): set(focus)}
     by_via: dict[tuple, list[Read]] = defaultdict(list)
     for read in shapes.reads:
         by_via[read.via].append(read)
+    frontier: dict[tuple, set[Node]] = {(): set(focus)}
+    wanted: dict[tuple[URIRef, bool], set[Node]] = defaultdict(set)
     for via in sorted({r.via[:i] for r in shapes.reads for i in range(len(r.via) + 1)}, key=len):
         if via not in frontier:
             parent = frontier.get(via[:-1], set())
             predicate, inverse = via[-1]
-            edges = view.edges(parent, [predicate], inverse=inverse)
-            frontier[via] = {s if inverse else o for s, _p, o in edges}
+            if len(via) == 1 and not inverse:
+                nodes = {o for _s, p, o in own if p == predicate}
+            elif parent:
+                edges = view.edges(parent, [predicate], inverse=inverse)
+                nodes = {s if inverse else o for s, _p, o in edges}
+            else:
+                nodes = set()
+            frontier[via] = {n for n in nodes if isinstance(n, URIRef)}
         nodes = frontier[via]
         if not nodes:
             continue
-        for inverse in (False, True):
-            predicates = {r.predicate for r in by_via.get(via, ()) if r.inverse is inverse}
-            if predicates:
-                for t in view.edges(nodes, predicates, inverse=inverse):
-                    context.add(t)
+        for read in by_via.get(via, ()):
+            if via or read.inverse:  # the focus nodes' own triples are already in
+                wanted[(read.predicate, read.inverse)] |= nodes
+    by_nodes: dict[tuple[frozenset, bool], set[URIRef]] = defaultdict(set)
+    for (predicate, inverse), nodes in wanted.items():
+        by_nodes[(frozenset(nodes), inverse)].add(predicate)
+    for (nodes, inverse), predicates in by_nodes.items():
+        for t in view.edges(nodes, predicates, inverse=inverse):
+            context.add(t)
     for t in view.tbox():
         context.add(t)
     return context
