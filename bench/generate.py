@@ -26,6 +26,8 @@ XSD_DATE = "<http://www.w3.org/2001/XMLSchema#date>"
 XSD_INTEGER = "<http://www.w3.org/2001/XMLSchema#integer>"
 SCHEMA = "https://schema.org/"
 
+STATUSES = ["AcquisitionContracted", "AcquisitionDelivered", "AcquisitionPlanned"]
+
 #: Triples per cluster, on average (measured; used to size the output).
 TRIPLES_PER_CLUSTER = 51
 
@@ -100,7 +102,7 @@ def triples(clusters: int, seed: int = 42) -> Iterator[str]:
                 f"{_g('buyer')} {state}",
                 f"{_g('seller')} {other}",
                 f"{_g('system')} {weapon}",
-                f"{_g('acquisitionStatus')} {_g(rng.choice(['AcquisitionContracted', 'AcquisitionDelivered', 'AcquisitionPlanned']))}",
+                f"{_g('acquisitionStatus')} {_g(rng.choice(STATUSES))}",
                 f'{_g("quantity")} "{rng.randint(1, 40)}"^^{XSD_INTEGER}',
                 f"{_g('quantityUnit')} {_g('UnitBattery')}",
             ],

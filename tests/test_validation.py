@@ -68,7 +68,7 @@ def test_a_state_in_a_persons_slot_is_caught(store: GraphStore, shapes: Shapes) 
                 (GP.endDate, Literal("2018-01-01", datatype=XSD.date)),
                 (GP.endDatePrecision, GP.DayPrecision),
             ],
-            SH.LessThanOrEqualsConstraintComponent,
+            SH.SPARQLConstraintComponent,
         ),
         ([(GP.certainty, GP.Actual)], SH.InConstraintComponent),
     ],
