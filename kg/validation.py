@@ -30,7 +30,7 @@ import itertools
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from rdflib import BNode, Graph, Literal, URIRef
@@ -75,7 +75,7 @@ class Severity(enum.Enum):
 
 
 # ---------------------------------------------------------------- results and reports
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True)
 class ValidationResult:
     """One SHACL result: which node broke which constraint, where, and why."""
 
@@ -84,7 +84,7 @@ class ValidationResult:
     value: Node | None
     component: URIRef
     shape: Node
-    severity: Severity = field(compare=True)
+    severity: Severity = Severity.VIOLATION
     message: str = ""
 
     @property

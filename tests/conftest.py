@@ -65,3 +65,16 @@ def store(shapes: Shapes) -> GraphStore:
     s = open_store(None)
     load_dataset(s, ROOT, shapes=shapes)
     return s
+
+
+@pytest.fixture(scope="session")
+def store_path(tmp_path_factory: pytest.TempPathFactory, shapes: Shapes) -> Path:
+    """An on-disk store loaded through the ``kg load`` command (read-only in tests)."""
+    from typer.testing import CliRunner
+
+    from kg.cli import app
+
+    path = tmp_path_factory.mktemp("cli") / "store"
+    result = CliRunner().invoke(app, ["load", "--store", str(path), "--root", str(ROOT)])
+    assert result.exit_code == 0, result.output
+    return path

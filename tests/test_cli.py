@@ -14,14 +14,6 @@ from kg.cli import app
 runner = CliRunner()
 
 
-@pytest.fixture(scope="module")
-def store_path(tmp_path_factory: pytest.TempPathFactory, root: Path) -> Path:
-    path = tmp_path_factory.mktemp("cli") / "store"
-    result = runner.invoke(app, ["load", "--store", str(path), "--root", str(root)])
-    assert result.exit_code == 0, result.output
-    return path
-
-
 def test_query_as_json_and_csv(store_path: Path) -> None:
     q = "SELECT ?l WHERE { gpd:s-400 rdfs:label ?l }"
     out = runner.invoke(app, ["query", "--store", str(store_path), "-o", "json", q])

@@ -267,14 +267,6 @@ def test_the_report_is_a_shacl_validation_report_in_turtle_and_json_ld(
 runner = CliRunner()
 
 
-@pytest.fixture(scope="module")
-def store_path(tmp_path_factory: pytest.TempPathFactory, root: Path) -> Path:
-    path = tmp_path_factory.mktemp("validate") / "store"
-    result = runner.invoke(app, ["load", "--store", str(path), "--root", str(root)])
-    assert result.exit_code == 0, result.output
-    return path
-
-
 def test_kg_validate_the_store_exits_zero_when_it_conforms(store_path: Path) -> None:
     result = runner.invoke(app, ["validate", "--store", str(store_path)])
     assert result.exit_code == 0, result.output
