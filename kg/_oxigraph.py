@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import pyoxigraph as ox
@@ -18,9 +19,11 @@ from rdflib.term import Node
 
 from kg.errors import QueryError, RDFSyntaxError, StoreError
 from kg.formats import RdfFormat, ResultFormat
-from kg.namespaces import SKOLEM, sparql_prologue
+from kg.namespaces import PREFIXES, SKOLEM, sparql_prologue
+from kg.results import Term, write_boolean, write_results
+from kg.sparql import syntax_position
 
-__all__ = ["OxigraphStore", "ParsedGraph", "parse_rdf_file"]
+__all__ = ["OxigraphStore", "ParsedGraph", "QueryOutput", "parse_rdf_bytes", "parse_rdf_file"]
 
 _RDF_FORMATS: dict[RdfFormat, ox.RdfFormat] = {
     RdfFormat.TURTLE: ox.RdfFormat.TURTLE,
@@ -110,15 +113,34 @@ def parse_rdf_file(path: Path, graph_iri: str, fmt: RdfFormat = RdfFormat.TURTLE
         data = path.read_bytes()
     except OSError as exc:
         raise RDFSyntaxError(f"cannot read file: {exc.strerror}", path=path) from exc
+    return parse_rdf_bytes(data, graph_iri, fmt, origin=path)
+
+
+def parse_rdf_bytes(
+    data: bytes,
+    graph_iri: str,
+    fmt: RdfFormat = RdfFormat.TURTLE,
+    *,
+    origin: Path | str = "<request body>",
+    base_iri: str | None = None,
+) -> ParsedGraph:
+    """Parse ``data`` as RDF in ``fmt`` and skolemise its blank nodes.
+
+    The parsers never fetch anything: RDF/XML does not resolve external entities and
+    JSON-LD does not load remote contexts (both are errors). Quads of a dataset format
+    are read as triples of ``graph_iri``.
+    """
+    where = Path(str(origin))
     try:
         triples = [
-            q.triple for q in ox.parse(data, format=_RDF_FORMATS[fmt], base_iri=None, lenient=False)
+            q.triple
+            for q in ox.parse(data, format=_RDF_FORMATS[fmt], base_iri=base_iri, lenient=False)
         ]
     except SyntaxError as exc:
-        raise RDFSyntaxError(str(exc.msg), path=path, line=exc.lineno, column=exc.offset) from exc
-    except ValueError as exc:  # e.g. invalid IRIs or encoding
-        raise RDFSyntaxError(str(exc), path=path) from exc
-    return ParsedGraph(graph_iri, _skolemise(triples, graph_iri), str(path))
+        raise RDFSyntaxError(str(exc.msg), path=where, line=exc.lineno, column=exc.offset) from exc
+    except (ValueError, OSError) as exc:  # e.g. invalid IRIs, encoding, remote contexts
+        raise RDFSyntaxError(str(exc), path=where) from exc
+    return ParsedGraph(graph_iri, _skolemise(triples, graph_iri), str(origin))
 
 
 def _skolemise(triples: list[ox.Triple], graph_iri: str) -> list[ox.Triple]:
@@ -174,6 +196,37 @@ def _skolemise(triples: list[ox.Triple], graph_iri: str) -> list[ox.Triple]:
     return list(dict.fromkeys(ox.Triple(sk(t.subject), t.predicate, sk(t.object)) for t in triples))
 
 
+# ---------------------------------------------------------------- query output
+@dataclass(frozen=True)
+class QueryOutput:
+    """A serialised query result, and whether the row limit cut it."""
+
+    body: bytes
+    media_type: str
+    truncated: bool
+    count: int  # solutions or triples written (1 for ASK)
+
+
+def _parts(term: object) -> Term | None:
+    if term is None:
+        return None
+    if isinstance(term, ox.NamedNode):
+        return ("uri", term.value)
+    if isinstance(term, ox.BlankNode):
+        return ("bnode", term.value)
+    if isinstance(term, ox.Literal):
+        lang = term.language
+        dt = term.datatype.value
+        return ("literal", term.value, None if lang or dt == _XSD_STRING else dt, lang)
+    return ("literal", str(term), None, None)  # an RDF-star triple term, written as text
+
+
+def _truncation_comment(fmt: RdfFormat, limit: int) -> bytes:
+    if fmt in (RdfFormat.TURTLE, RdfFormat.NTRIPLES, RdfFormat.NQUADS, RdfFormat.TRIG):
+        return f"# result truncated: more than {limit} triples; only {limit} are here\n".encode()
+    return b""
+
+
 # ---------------------------------------------------------------- the store
 class OxigraphStore:
     """A store on pyoxigraph: on disk at ``path``, or in memory when ``path`` is None."""
@@ -188,6 +241,25 @@ class OxigraphStore:
         except OSError as exc:
             raise StoreError(f"cannot open store at {path}: {exc}") from exc
         self.path = path
+
+    @classmethod
+    def open_read_only(cls, path: Path) -> OxigraphStore:
+        """Open a store directory that no process writes (for example a checkpoint)."""
+        self = cls.__new__(cls)
+        try:
+            self._store = ox.Store.read_only(str(path))
+        except OSError as exc:
+            raise StoreError(f"cannot open store at {path} read-only: {exc}") from exc
+        self.path = None  # nothing to flush
+        return self
+
+    def checkpoint(self, target: Path) -> None:
+        """Write a consistent copy of the store to ``target`` (hard links: cheap)."""
+        try:
+            self._store.flush()
+            self._store.backup(str(target))
+        except OSError as exc:
+            raise StoreError(f"cannot checkpoint store to {target}: {exc}") from exc
 
     # -- reading
     def query(
@@ -243,6 +315,117 @@ class OxigraphStore:
             raise QueryError(f"SPARQL syntax error: {exc}") from exc
         except (OSError, ValueError, RuntimeError) as exc:
             raise QueryError(f"query failed: {exc}") from exc
+
+    def execute(
+        self,
+        sparql: str,
+        *,
+        table_format: ResultFormat,
+        graph_format: RdfFormat,
+        default_graphs: Sequence[str] | None = None,
+        named_graphs: Sequence[str] | None = None,
+        union_default_graph: bool = True,
+        max_rows: int | None = None,
+    ) -> QueryOutput:
+        """Run a query for the endpoint and serialise at most ``max_rows`` of its result.
+
+        A dataset given here (``default_graphs``, ``named_graphs``) replaces the query's
+        own FROM clauses, as the SPARQL Protocol says; without one, the query's FROM
+        clauses apply if it has some, else the default graph is the union of all graphs.
+        """
+        try:
+            if default_graphs is not None or named_graphs is not None:
+                results = self._store.query(
+                    sparql,
+                    default_graph=[ox.NamedNode(g) for g in default_graphs or ()],
+                    named_graphs=[ox.NamedNode(g) for g in named_graphs or ()],
+                )
+            else:
+                results = self._store.query(sparql, use_default_graph_as_union=union_default_graph)
+            if isinstance(results, ox.QueryBoolean):
+                return QueryOutput(
+                    write_boolean(table_format, bool(results)), table_format.media_type, False, 1
+                )
+            limit = max_rows if max_rows is not None else -1
+            if isinstance(results, ox.QuerySolutions):
+                variables = [v.value for v in results.variables]
+                rows = []
+                for solution in results:
+                    if len(rows) == limit:
+                        truncated = True
+                        break
+                    rows.append(tuple(_parts(solution[i]) for i in range(len(variables))))
+                else:
+                    truncated = False
+                body = write_results(table_format, variables, rows, truncated=truncated)
+                return QueryOutput(body, table_format.media_type, truncated, len(rows))
+            triples = []
+            truncated = False
+            for t in results:
+                if len(triples) == limit:
+                    truncated = True
+                    break
+                triples.append(t)
+            items = (
+                [ox.Quad(t.subject, t.predicate, t.object) for t in triples]
+                if graph_format.is_dataset
+                else triples
+            )
+            body = ox.serialize(
+                items, format=_RDF_FORMATS[graph_format], prefixes=_prefixes(graph_format)
+            )
+            if truncated:
+                body = _truncation_comment(graph_format, limit) + body
+            return QueryOutput(body, graph_format.media_type, truncated, len(triples))
+        except SyntaxError as exc:
+            line, column = syntax_position(str(exc))
+            raise QueryError(f"SPARQL syntax error: {exc}", line=line, column=column) from exc
+        except (OSError, ValueError, RuntimeError) as exc:
+            raise QueryError(f"query failed: {exc}") from exc
+
+    def dump_graph(self, fmt: RdfFormat, graph_iri: str | None) -> bytes:
+        """Serialise one named graph, or the union of all graphs when ``graph_iri`` is None."""
+        try:
+            if graph_iri is None:
+                items = {q.triple for q in self._store}
+                if fmt.is_dataset:
+                    items = {ox.Quad(t.subject, t.predicate, t.object) for t in items}
+                return ox.serialize(items, format=_RDF_FORMATS[fmt], prefixes=_prefixes(fmt))
+            quads = self._store.quads_for_pattern(None, None, None, ox.NamedNode(graph_iri))
+            if fmt.is_dataset:
+                return ox.serialize(quads, format=_RDF_FORMATS[fmt], prefixes=_prefixes(fmt))
+            return ox.serialize(
+                (q.triple for q in quads), format=_RDF_FORMATS[fmt], prefixes=_prefixes(fmt)
+            )
+        except (OSError, ValueError) as exc:
+            raise StoreError(f"cannot serialise graph: {exc}") from exc
+
+    def match(
+        self, s: Node | None, p: Node | None, o: Node | None, g: Node | None
+    ) -> Iterable[tuple[Node, Node, Node, Node]]:
+        """Quads matching a pattern (None is a wildcard), as rdflib terms."""
+        pattern = [None if t is None else _to_ox(t) for t in (s, p, o, g)]
+        try:
+            for q in self._store.quads_for_pattern(*pattern):
+                if isinstance(q.graph_name, ox.DefaultGraph):
+                    continue
+                yield (
+                    to_rdflib(q.subject),
+                    to_rdflib(q.predicate),
+                    to_rdflib(q.object),
+                    to_rdflib(q.graph_name),
+                )
+        except (OSError, ValueError) as exc:
+            raise StoreError(f"cannot read store: {exc}") from exc
+
+    def has_graph(self, graph_iri: str) -> bool:
+        """True if the named graph holds at least one triple."""
+        return (
+            next(
+                iter(self._store.quads_for_pattern(None, None, None, ox.NamedNode(graph_iri))), None
+            )
+            is not None
+        )
 
     def named_graphs(self) -> list[str]:
         return sorted(g.value for g in self._store.named_graphs() if isinstance(g, ox.NamedNode))
@@ -323,6 +506,10 @@ class OxigraphStore:
     def close(self) -> None:
         self.flush()
         del self._store
+
+
+def _prefixes(fmt: RdfFormat) -> dict[str, str] | None:
+    return PREFIXES if fmt in (RdfFormat.TURTLE, RdfFormat.TRIG, RdfFormat.RDFXML) else None
 
 
 def construct_graph(

@@ -9,7 +9,8 @@ called and re-raised as one of these, ``from`` the original::
     ├── QueryError           a SPARQL query or update is malformed or fails
     ├── StoreError           the store cannot be opened, read or written
     ├── ShapesError          the SHACL shapes are missing, malformed or cannot be run
-    └── ValidationError      a change violates the shapes (carries the report); nothing was written
+    ├── ValidationError      a change violates the shapes (carries the report); nothing was written
+    └── WriteRefused         a write to something that cannot be written (a computed graph)
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ __all__ = [
     "ShapesError",
     "StoreError",
     "ValidationError",
+    "WriteRefused",
 ]
 
 
@@ -81,3 +83,7 @@ class ValidationError(KGError):
         n = len(report.violations)
         super().__init__(f"{n} SHACL violation{'s' if n != 1 else ''}; nothing was written")
         self.report = report
+
+
+class WriteRefused(KGError):
+    """A write to something users cannot write (the computed graphs); nothing was written."""

@@ -1,0 +1,178 @@
+"""The store as a server sees it: queries in killable workers, writes through the gate.
+
+An :class:`Endpoint` owns the writable store, its read-only snapshots and the worker
+pool. Reads run in workers over the current snapshot. Writes run one at a time: the
+change is computed (an update is evaluated in a worker, under the time limit), passes
+the SHACL gate, is applied in one transaction, and a new snapshot makes it visible to
+the next reads. A rejected write leaves the store exactly as it was.
+
+The HTTP layer (``api/``) only translates requests to these calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rdflib import URIRef
+
+from kg._oxigraph import OxigraphStore, ParsedGraph, QueryOutput
+from kg.errors import WriteRefused
+from kg.formats import RdfFormat, ResultFormat
+from kg.pool import GraphJob, QueryJob, Snapshots, WorkerPool
+from kg.updates import UpdateJob
+from kg.validation import Change, Shapes, ValidationReport, load_shapes
+from kg.writes import apply_change
+
+__all__ = ["DatasetCounts", "Endpoint", "WriteResult"]
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    added: int
+    removed: int
+    report: ValidationReport
+    created: bool = False  # a named graph that held nothing now holds triples
+
+
+@dataclass(frozen=True)
+class DatasetCounts:
+    generation: int
+    default_graph: int
+    named_graphs: dict[str, int] = field(default_factory=dict)
+
+
+class Endpoint:
+    """Reads and writes of one store, for a server."""
+
+    def __init__(
+        self, store_path: Path, root: Path, *, workers: int = 4, isolate: bool = True
+    ) -> None:
+        self.store_path = store_path
+        self._root = root
+        self._workers = workers
+        self._isolate = isolate
+        self._store: OxigraphStore | None = None
+        self._snapshots: Snapshots | None = None
+        self.pool: WorkerPool | None = None
+        self._shapes: Shapes | None = None
+        self._write_lock = asyncio.Lock()
+        self._counts: DatasetCounts | None = None
+
+    # -- life cycle
+    async def start(self) -> None:
+        self._shapes = await asyncio.to_thread(load_shapes, self._root)
+        self._store = OxigraphStore(self.store_path)
+        snapshot_dir = self.store_path.parent / f".{self.store_path.name}.snapshots"
+        self._snapshots = await asyncio.to_thread(Snapshots, self._store, snapshot_dir)
+        self.pool = WorkerPool(self._snapshots, self._workers, self._isolate)
+        await self.pool.start()
+
+    async def close(self) -> None:
+        if self.pool is not None:
+            await self.pool.close()
+        if self._snapshots is not None:
+            self._snapshots.close()
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+    @property
+    def ready(self) -> bool:
+        return self._store is not None and self.pool is not None and self.pool.alive > 0
+
+    @property
+    def generation(self) -> int:
+        assert self._snapshots is not None
+        return self._snapshots.current.generation
+
+    # -- reads
+    async def query(self, job: QueryJob, timeout: float) -> QueryOutput:
+        assert self.pool is not None
+        return await self.pool.run(job, timeout)
+
+    async def graph(self, graph_iri: str | None, fmt: RdfFormat, timeout: float) -> bytes | None:
+        """A named graph serialised (None if it holds nothing), or the union for None."""
+        assert self.pool is not None
+        return await self.pool.run(GraphJob(graph_iri, fmt), timeout)
+
+    async def counts(self, timeout: float) -> DatasetCounts:
+        """Triples in the default graph (the union) and in each named graph; cached."""
+        generation = self.generation
+        if self._counts is not None and self._counts.generation == generation:
+            return self._counts
+        per_graph = await self.query(
+            QueryJob(
+                "SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g",
+                table_format=ResultFormat.JSON,
+            ),
+            timeout,
+        )
+        union = await self.query(
+            QueryJob("SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }", table_format=ResultFormat.JSON),
+            timeout,
+        )
+        rows = json.loads(per_graph.body)["results"]["bindings"]
+        named = {r["g"]["value"]: int(r["n"]["value"]) for r in rows}
+        total = int(json.loads(union.body)["results"]["bindings"][0]["n"]["value"])
+        self._counts = DatasetCounts(generation, total, dict(sorted(named.items())))
+        return self._counts
+
+    # -- writes
+    async def update(
+        self,
+        sparql: str,
+        timeout: float,
+        using: tuple[str, ...] = (),
+        using_named: tuple[str, ...] = (),
+    ) -> WriteResult:
+        """Evaluate a SPARQL update to a change, validate it and apply it, or raise."""
+        assert self.pool is not None
+        async with self._write_lock:
+            change = await self.pool.run(UpdateJob(sparql, using, using_named), timeout)
+            return await self._commit(change)
+
+    async def replace_graph(self, graph_iri: str, parsed: ParsedGraph) -> WriteResult:
+        """Graph Store PUT: the graph holds exactly the parsed triples afterwards."""
+        async with self._write_lock:
+            old = await asyncio.to_thread(self._graph_quads, graph_iri)
+            g = URIRef(graph_iri)
+            new = {(s, p, o, g) for s, p, o in parsed.to_rdflib()}
+            result = await self._commit(Change.of(new - old, old - new))
+            return WriteResult(result.added, result.removed, result.report, created=not old)
+
+    async def add_to_graph(self, graph_iri: str, parsed: ParsedGraph) -> WriteResult:
+        """Graph Store POST: the parsed triples are merged into the graph."""
+        async with self._write_lock:
+            old = await asyncio.to_thread(self._graph_quads, graph_iri)
+            g = URIRef(graph_iri)
+            new = {(s, p, o, g) for s, p, o in parsed.to_rdflib()}
+            result = await self._commit(Change.of(new - old))
+            return WriteResult(result.added, result.removed, result.report, created=not old)
+
+    async def delete_graph(self, graph_iri: str) -> WriteResult | None:
+        """Graph Store DELETE; None if the graph holds nothing."""
+        async with self._write_lock:
+            old = await asyncio.to_thread(self._graph_quads, graph_iri)
+            if not old:
+                return None
+            return await self._commit(Change.of(remove=old))
+
+    def _graph_quads(self, graph_iri: str) -> set[tuple]:
+        assert self._store is not None
+        return set(self._store.match(None, None, None, URIRef(graph_iri)))
+
+    async def _commit(self, change: Change) -> WriteResult:
+        assert self._store is not None and self._shapes is not None
+        assert self._snapshots is not None
+        if not change:
+            report = ValidationReport((), frozenset())
+            return WriteResult(0, 0, report)
+        try:
+            report = await asyncio.to_thread(apply_change, self._store, change, self._shapes)
+        except ValueError as exc:
+            raise WriteRefused(str(exc)) from exc
+        await asyncio.to_thread(self._snapshots.refresh)
+        return WriteResult(len(change.add), len(change.remove), report)

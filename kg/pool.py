@@ -1,0 +1,378 @@
+"""Queries in worker processes that can be killed, over read-only snapshots of the store.
+
+The embedded engine cannot cancel a running query, so every query runs in a worker
+process; when a query's time is up its worker is killed (the CPU is really freed) and
+a fresh one takes its place. Workers open *checkpoints* of the store, read-only: a
+checkpoint is a consistent copy made of hard links, which no process ever writes, so
+readers never block the writer and always see whole transactions. After each write
+the server takes a new checkpoint; a worker moves to it with its next job, and a
+checkpoint no worker uses any more is deleted.
+
+Workers cut themselves off the network (a network namespace of their own, where the
+kernel allows it), so no query can make the server contact another host, whatever the
+engine would try. A worker is a fresh interpreter (not a fork of the server, which has
+threads and open stores); replacing a killed one takes a fraction of a second, during
+which the other workers go on serving.
+
+Jobs are picklable objects with a ``run(store)`` method; see :class:`QueryJob`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import itertools
+import logging
+import multiprocessing.connection
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from kg import errors
+from kg._oxigraph import OxigraphStore, QueryOutput
+from kg.errors import KGError, StoreError
+from kg.formats import RdfFormat, ResultFormat
+
+__all__ = [
+    "GraphJob",
+    "Job",
+    "PoolBusy",
+    "QueryJob",
+    "QueryTimeout",
+    "Snapshot",
+    "Snapshots",
+    "WorkerCrashed",
+    "WorkerPool",
+]
+
+log = logging.getLogger(__name__)
+
+
+class QueryTimeout(KGError):
+    """The job ran out of time; its worker was killed."""
+
+
+class PoolBusy(KGError):
+    """No worker became free before the job's time was up."""
+
+
+class WorkerCrashed(KGError):
+    """The worker died or the engine failed unexpectedly while running the job."""
+
+
+class Job(Protocol):
+    def run(self, store: OxigraphStore) -> Any: ...
+
+
+@dataclass(frozen=True)
+class QueryJob:
+    """A SPARQL query to run and serialise in a worker."""
+
+    sparql: str
+    table_format: ResultFormat = ResultFormat.JSON
+    graph_format: RdfFormat = RdfFormat.TURTLE
+    default_graphs: Sequence[str] | None = None
+    named_graphs: Sequence[str] | None = None
+    union_default_graph: bool = True
+    max_rows: int | None = None
+
+    def run(self, store: OxigraphStore) -> QueryOutput:
+        return store.execute(
+            self.sparql,
+            table_format=self.table_format,
+            graph_format=self.graph_format,
+            default_graphs=self.default_graphs,
+            named_graphs=self.named_graphs,
+            union_default_graph=self.union_default_graph,
+            max_rows=self.max_rows,
+        )
+
+
+@dataclass(frozen=True)
+class GraphJob:
+    """One named graph (or the union of all, for None) serialised whole; None if absent."""
+
+    graph_iri: str | None
+    fmt: RdfFormat
+
+    def run(self, store: OxigraphStore) -> bytes | None:
+        if self.graph_iri is not None and not store.has_graph(self.graph_iri):
+            return None
+        return store.dump_graph(self.fmt, self.graph_iri)
+
+
+@dataclass(frozen=True, order=True)
+class Snapshot:
+    generation: int
+    path: Path = field(compare=False)
+
+
+# ---------------------------------------------------------------- worker side
+_CLONE_NEWUSER = 0x10000000
+_CLONE_NEWNET = 0x40000000
+
+
+def _isolate_network() -> bool:
+    """Move this process into an empty network namespace; False if the kernel refuses."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.unshare(_CLONE_NEWNET) == 0 or (
+            libc.unshare(_CLONE_NEWUSER | _CLONE_NEWNET) == 0
+        )
+    except (OSError, AttributeError):
+        return False
+
+
+def _error_payload(exc: KGError) -> tuple[str, str, dict[str, Any]]:
+    return (type(exc).__name__, str(exc), dict(vars(exc)))
+
+
+def _worker_main(conn: multiprocessing.connection.Connection, isolate: bool) -> None:
+    isolated = _isolate_network() if isolate else False
+    conn.send(("ready", isolated))
+    store: OxigraphStore | None = None
+    current: Snapshot | None = None
+    while True:
+        try:
+            message = conn.recv()
+        except (EOFError, OSError):
+            return
+        if message is None:
+            return
+        snapshot, job = message
+        try:
+            if snapshot != current or store is None:
+                store = None  # close the old checkpoint before opening the new one
+                store = OxigraphStore.open_read_only(snapshot.path)
+                current = snapshot
+            reply = ("ok", job.run(store))
+        except KGError as exc:
+            reply = ("error", _error_payload(exc))
+        except Exception as exc:  # the last resort of a worker: report, do not die
+            reply = ("crash", f"{type(exc).__name__}")
+        except BaseException as exc:  # pyo3 turns engine panics into BaseException
+            if isinstance(exc, KeyboardInterrupt | SystemExit):
+                raise
+            reply = ("crash", f"{type(exc).__name__}")
+        conn.send(reply)
+
+
+def _rebuild_error(payload: tuple[str, str, dict[str, Any]]) -> KGError:
+    name, message, attributes = payload
+    cls = getattr(errors, name, None)
+    if not (isinstance(cls, type) and issubclass(cls, KGError)):
+        cls = globals().get(name, KGError)
+    exc = cls.__new__(cls)
+    Exception.__init__(exc, message)
+    vars(exc).update(attributes)
+    return exc
+
+
+# ---------------------------------------------------------------- snapshots
+class Snapshots:
+    """Numbered read-only checkpoints of a writable store, in ``directory``."""
+
+    def __init__(self, store: OxigraphStore, directory: Path) -> None:
+        self._store = store
+        self._directory = directory
+        self._lock = threading.Lock()
+        shutil.rmtree(directory, ignore_errors=True)
+        directory.mkdir(parents=True)
+        self._generations = itertools.count(1)
+        self.current = self._take()
+
+    def _take(self) -> Snapshot:
+        generation = next(self._generations)
+        path = self._directory / f"{generation:08d}"
+        self._store.checkpoint(path)
+        return Snapshot(generation, path)
+
+    def refresh(self) -> Snapshot:
+        """Checkpoint the store as it is now; later jobs see this state."""
+        with self._lock:
+            self.current = self._take()
+            return self.current
+
+    def release(self, in_use: set[int]) -> None:
+        """Delete every checkpoint but the current one and those in ``in_use``."""
+        with self._lock:
+            keep = in_use | {self.current.generation}
+            for path in self._directory.iterdir():
+                if path.name.isdigit() and int(path.name) not in keep:
+                    shutil.rmtree(path, ignore_errors=True)
+
+    def close(self) -> None:
+        shutil.rmtree(self._directory, ignore_errors=True)
+
+
+# ---------------------------------------------------------------- pool side
+_ENTRY = (
+    "import sys; from kg.pool import _worker_entry; _worker_entry(int(sys.argv[1]), sys.argv[2])"
+)
+
+
+def _worker_entry(fd: int, isolate: str) -> None:
+    _worker_main(multiprocessing.connection.Connection(fd), isolate == "isolate")
+
+
+class _Worker:
+    """A worker process and our end of the socket it listens on."""
+
+    def __init__(self, isolate: bool) -> None:
+        ours, theirs = socket.socketpair()
+        try:
+            self.process = subprocess.Popen(
+                [sys.executable, "-c", _ENTRY, str(theirs.fileno()), "isolate" if isolate else "-"],
+                pass_fds=(theirs.fileno(),),
+                stdin=subprocess.DEVNULL,
+            )
+        finally:
+            theirs.close()
+        self.conn = multiprocessing.connection.Connection(ours.detach())
+        if not self.conn.poll(60):
+            self.kill()
+            raise StoreError("a query worker did not start")
+        try:
+            _, self.isolated = self.conn.recv()
+        except (EOFError, OSError) as exc:
+            self.kill()
+            raise StoreError("a query worker did not start") from exc
+        self.generation: int | None = None
+
+    def is_alive(self) -> bool:
+        return self.process.poll() is None
+
+    def kill(self) -> None:
+        with contextlib.suppress(OSError):
+            self.process.kill()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(5)
+        with contextlib.suppress(OSError):
+            self.conn.close()
+
+
+class WorkerPool:
+    """``size`` worker processes running jobs over the current snapshot, with time limits."""
+
+    def __init__(self, snapshots: Snapshots, size: int = 4, isolate: bool = True) -> None:
+        self._snapshots = snapshots
+        self.size = size
+        self._isolate = isolate
+        self._workers: set[_Worker] = set()
+        self._idle: asyncio.Queue[_Worker] | None = None
+        self.stats = {"timeouts": 0, "restarts": 0, "crashes": 0}
+
+    @property
+    def isolated(self) -> bool:
+        """True if every worker runs without network access."""
+        return bool(self._workers) and all(w.isolated for w in self._workers)
+
+    @property
+    def alive(self) -> int:
+        return sum(1 for w in self._workers if w.is_alive())
+
+    async def start(self) -> None:
+        self._idle = asyncio.Queue()
+        loop = asyncio.get_running_loop()
+        workers = await asyncio.gather(
+            *(loop.run_in_executor(None, _Worker, self._isolate) for _ in range(self.size))
+        )
+        for w in workers:
+            self._workers.add(w)
+            self._idle.put_nowait(w)
+
+    async def run(self, job: Job, timeout: float) -> Any:
+        """Run ``job`` in a worker within ``timeout`` seconds (waiting for a worker included).
+
+        Raises :class:`QueryTimeout` (the worker is killed and replaced),
+        :class:`PoolBusy`, :class:`WorkerCrashed`, or the job's own :class:`KGError`.
+        """
+        assert self._idle is not None, "the pool is not started"
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        try:
+            worker = await asyncio.wait_for(self._idle.get(), timeout)
+        except TimeoutError:
+            raise PoolBusy(f"no query worker became free within {timeout:g} s") from None
+        snapshot = self._snapshots.current
+        reply: asyncio.Future[Any] = loop.create_future()
+        fd = worker.conn.fileno()
+
+        def on_readable() -> None:
+            loop.remove_reader(fd)
+            if reply.done():
+                return
+            try:
+                reply.set_result(worker.conn.recv())
+            except (EOFError, OSError) as exc:
+                reply.set_exception(WorkerCrashed(f"the query worker died: {exc!r}"))
+
+        try:
+            worker.conn.send((snapshot, job))
+        except (OSError, ValueError):
+            await self._replace(worker)
+            raise WorkerCrashed("the query worker could not take the job") from None
+        worker.generation = snapshot.generation
+        loop.add_reader(fd, on_readable)
+        try:
+            status, payload = await asyncio.wait_for(reply, max(0.0, deadline - loop.time()))
+        except (TimeoutError, asyncio.CancelledError) as exc:
+            loop.remove_reader(fd)
+            await self._replace(worker)
+            if isinstance(exc, TimeoutError):
+                self.stats["timeouts"] += 1
+                raise QueryTimeout(f"the query did not finish within {timeout:g} s") from None
+            raise
+        except WorkerCrashed:
+            self.stats["crashes"] += 1
+            await self._replace(worker)
+            raise
+        self._idle.put_nowait(worker)
+        self._release()
+        if status == "ok":
+            return payload
+        if status == "error":
+            raise _rebuild_error(payload)
+        self.stats["crashes"] += 1
+        raise WorkerCrashed(f"the engine failed while running the job ({payload})")
+
+    async def _replace(self, worker: _Worker) -> None:
+        assert self._idle is not None
+        self._workers.discard(worker)
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, worker.kill)
+        self.stats["restarts"] += 1
+        try:
+            fresh = await loop.run_in_executor(None, _Worker, self._isolate)
+        except StoreError:
+            log.exception("could not start a query worker")
+            return
+        self._workers.add(fresh)
+        self._idle.put_nowait(fresh)
+        self._release()
+
+    def _release(self) -> None:
+        in_use = {w.generation for w in self._workers if w.generation is not None}
+        self._snapshots.release(in_use)
+
+    async def close(self) -> None:
+        loop = asyncio.get_running_loop()
+        for w in list(self._workers):
+            with contextlib.suppress(OSError, ValueError):
+                w.conn.send(None)
+        for w in list(self._workers):
+            await loop.run_in_executor(None, _wait, w.process, 2)
+            await loop.run_in_executor(None, w.kill)
+        self._workers.clear()
+
+
+def _wait(process: subprocess.Popen[bytes], timeout: float) -> None:
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout)
