@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from rdflib import Dataset, Graph, URIRef
 
@@ -78,3 +80,27 @@ def store_path(tmp_path_factory: pytest.TempPathFactory, shapes: Shapes) -> Path
     result = CliRunner().invoke(app, ["load", "--store", str(path), "--root", str(ROOT)])
     assert result.exit_code == 0, result.output
     return path
+
+
+@pytest.fixture(scope="session")
+def server(store_path: Path) -> Iterator[str]:
+    """Base URL of a read-only server over the curated data (row limit 1000)."""
+    from tests.server import running_server
+
+    with running_server(store_path, max_rows="1000") as base:
+        yield base
+
+
+@pytest.fixture(scope="session")
+def client(server: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=server, timeout=60) as c:
+        yield c
+
+
+@pytest.fixture
+def writable_server(store_path: Path) -> Iterator[str]:
+    """Base URL of a fresh writable server (token ``tests.server.TOKEN``) on its own copy."""
+    from tests.server import running_server
+
+    with running_server(store_path, workers=2, writable=True) as base:
+        yield base
