@@ -19,10 +19,9 @@ install-test: $(BIN)/python
 load: install
 	$(BIN)/kg load --store $(STORE)
 
-# Installs, loads the curated data into the embedded store and runs an example query.
+# Installs, loads the curated data into the embedded store and serves it on 127.0.0.1:8000.
 run: load
-	$(BIN)/kg query --store $(STORE) --file queries/competency/A03.rq
-	$(BIN)/kg stats --store $(STORE)
+	$(BIN)/kg serve --store $(STORE) --host 127.0.0.1 --port 8000
 
 # Installs with the test extras and runs the whole test suite.
 test: install-test

@@ -48,7 +48,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.endpoint = endpoint
     app.state.metrics = ops.Metrics()
     install_problem_handlers(app)
-    app.add_middleware(ops.MetricsMiddleware)
+    app.add_middleware(ops.MetricsMiddleware, metrics=app.state.metrics)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origins,

@@ -329,6 +329,9 @@ class OxigraphStore:
     ) -> QueryOutput:
         """Run a query for the endpoint and serialise at most ``max_rows`` of its result.
 
+        The standard prefixes (``gp:``, ``rdfs:``...) are predeclared; the query's own
+        declarations take precedence.
+
         A dataset given here (``default_graphs``, ``named_graphs``) replaces the query's
         own FROM clauses, as the SPARQL Protocol says; without one, the query's FROM
         clauses apply if it has some, else the default graph is the union of all graphs.
@@ -337,11 +340,14 @@ class OxigraphStore:
             if default_graphs is not None or named_graphs is not None:
                 results = self._store.query(
                     sparql,
+                    prefixes=PREFIXES,
                     default_graph=[ox.NamedNode(g) for g in default_graphs or ()],
                     named_graphs=[ox.NamedNode(g) for g in named_graphs or ()],
                 )
             else:
-                results = self._store.query(sparql, use_default_graph_as_union=union_default_graph)
+                results = self._store.query(
+                    sparql, prefixes=PREFIXES, use_default_graph_as_union=union_default_graph
+                )
             if isinstance(results, ox.QueryBoolean):
                 return QueryOutput(
                     write_boolean(table_format, bool(results)), table_format.media_type, False, 1

@@ -144,6 +144,9 @@ def _worker_main(conn: multiprocessing.connection.Connection, isolate: bool) -> 
             message = conn.recv()
         except (EOFError, OSError):
             return
+        except Exception as exc:  # a job this worker cannot unpickle
+            conn.send(("crash", f"unreadable job: {type(exc).__name__}"))
+            continue
         if message is None:
             return
         snapshot, job = message

@@ -33,7 +33,7 @@ from rdflib.store import Store
 from rdflib.term import Node
 
 from kg.errors import QueryError, StoreError
-from kg.namespaces import SKOLEM
+from kg.namespaces import PREFIXES, SKOLEM
 from kg.validation import Change
 
 __all__ = ["UpdateJob", "compute_change"]
@@ -152,7 +152,7 @@ def compute_change(
     graph, or one rdflib cannot evaluate.
     """
     try:
-        parsed = prepareUpdate(update, initNs={})
+        parsed = prepareUpdate(update, initNs=PREFIXES)
     except ParseException as exc:
         raise QueryError(
             f"SPARQL update syntax error: {exc.msg}", line=exc.lineno, column=exc.col
