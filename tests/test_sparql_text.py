@@ -1,0 +1,95 @@
+"""The SPARQL lexer that finds query forms and outbound operations, and the result writers."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from rdflib.query import Result
+
+from kg.formats import ResultFormat
+from kg.results import TRUNCATED, write_boolean, write_results
+from kg.sparql import QueryForm, inspect_query, inspect_update, syntax_position
+
+
+@pytest.mark.parametrize(
+    "query,form",
+    [
+        ("SELECT * { ?s ?p ?o }", QueryForm.SELECT),
+        ("PREFIX select: <http://x/> CONSTRUCT WHERE { ?s select:p ?o }", QueryForm.CONSTRUCT),
+        ("# SELECT in a comment\nDESCRIBE <http://x/>", QueryForm.DESCRIBE),
+        ("BASE <http://x/select> ask { ?s ?p 'SELECT' }", QueryForm.ASK),
+        ("garbage", None),
+    ],
+)
+def test_query_form(query: str, form: QueryForm | None) -> None:
+    assert inspect_query(query).form is form
+
+
+@pytest.mark.parametrize(
+    "query,services",
+    [
+        ("SELECT * { SERVICE <http://a/> { ?s ?p ?o } }", ("http://a/",)),
+        ("SELECT * { service silent <http://a/> { } }", ("http://a/",)),
+        ("SELECT * { SERVICE ?x { } }", (None,)),
+        ("SELECT * { \\u0053ERVICE <http://a/> { } }", ("http://a/",)),
+        ("SELECT * { \\U00000053ERVICE <http://a/> { } }", ("http://a/",)),
+        ('SELECT * { ?s ?p "SERVICE <http://a/> {}" }', ()),
+        ("SELECT * { ?s ?p '''x\nSERVICE <http://a/> {}''' }", ()),
+        ("SELECT * { ?s <http://x/SERVICE> ?service }", ()),
+        ("PREFIX service: <http://x/> SELECT * { ?s service:p ?o } # SERVICE <http://a/>", ()),
+        ("SELECT * { FILTER(?a<?b) SERVICE <http://a/> { } }", ("http://a/",)),
+    ],
+)
+def test_services_are_found_only_where_they_are_keywords(query: str, services: tuple) -> None:
+    assert inspect_query(query).services == services
+
+
+def test_dataset_clauses_and_updates() -> None:
+    assert inspect_query("SELECT * FROM <http://g> { ?s ?p ?o }").has_dataset_clause
+    assert not inspect_query("SELECT * { ?s <http://x/from> ?o }").has_dataset_clause
+    assert inspect_update("LOAD <http://x/a.ttl> INTO GRAPH <http://g>").loads
+    assert inspect_update("load silent <http://x/>").loads
+    assert not inspect_update(
+        "INSERT DATA { GRAPH <http://g> { <http://x/load> <p:p> 'LOAD' } }"
+    ).loads
+    info = inspect_update("DELETE { } USING <http://g> WHERE { SERVICE <http://s/> { } }")
+    assert info.uses_dataset_clause and info.services == ("http://s/",)
+
+
+def test_syntax_position() -> None:
+    assert syntax_position("error at 3:17: expected one of ...") == (3, 17)
+    assert syntax_position("something else") == (None, None)
+
+
+ROWS = [
+    (("uri", "http://ex/a"), ("literal", "Türkiye", None, "en")),
+    (("bnode", "b0"), ("literal", '4,"2"\n', "http://www.w3.org/2001/XMLSchema#string", None)),
+    (("uri", "http://ex/c"), ("literal", "42", "http://www.w3.org/2001/XMLSchema#integer", None)),
+    (("uri", "http://ex/d"), None),
+]
+
+
+@pytest.mark.parametrize("fmt", [ResultFormat.JSON, ResultFormat.XML, ResultFormat.TSV])
+def test_results_read_back_with_rdflib(fmt: ResultFormat) -> None:
+    body = write_results(fmt, ["s", "v"], ROWS)
+    result = Result.parse(
+        source=io.BytesIO(body),
+        format={"json": "json", "xml": "xml", "tsv": "tsv"}[fmt.label],
+    )
+    rows = list(result)
+    assert len(rows) == 4
+    assert str(rows[0][1]) == "Türkiye" and rows[0][1].language == "en"
+    assert str(rows[1][1]) == '4,"2"\n'
+    assert int(rows[2][1]) == 42
+    assert rows[3][1] is None
+
+
+def test_csv_quotes_and_truncation_marks() -> None:
+    csv_body = write_results(ResultFormat.CSV, ["s", "v"], ROWS).decode()
+    assert csv_body.startswith("s,v\r\n")
+    assert '"4,""2""\n"' in csv_body
+    assert TRUNCATED.encode() in write_results(ResultFormat.JSON, ["s"], [], truncated=True)
+    assert TRUNCATED.encode() in write_results(ResultFormat.XML, ["s"], [], truncated=True)
+    assert TRUNCATED.encode() not in write_results(ResultFormat.JSON, ["s"], [])
+    assert write_boolean(ResultFormat.CSV, True) == b"true\n"
