@@ -16,6 +16,7 @@ from api.problems import Problem
 from api.service import service_description
 from api.settings import Settings
 from api.writes import write_summary
+from kg.formats import RdfFormat, ResultFormat
 from kg.pool import QueryJob
 from kg.sparql import QueryForm, inspect_query, inspect_update
 
@@ -175,33 +176,38 @@ async def _run_query(
     if named_format:
         accept = by_name(named_format, is_graph) or "x-unknown/x-unknown"
     media = choose(accept, list(offers))
+    default_graphs = params.get("default-graph-uri")
+    named_graphs = params.get("named-graph-uri")
+    protocol_dataset = default_graphs is not None or named_graphs is not None
+    job = QueryJob(
+        query,
+        table_format=TABLE_OFFERS.get(media or "", ResultFormat.JSON),
+        graph_format=GRAPH_OFFERS.get(media or "", RdfFormat.TURTLE),
+        default_graphs=default_graphs if protocol_dataset else None,
+        named_graphs=named_graphs if protocol_dataset else None,
+        union_default_graph=not info.has_dataset_clause,
+        max_rows=settings.max_rows if media is not None else 0,
+    )
+    timeout = _timeout(params, settings)
+    # Without an acceptable format the query is still parsed (not evaluated: no row is
+    # read), because a malformed query must get 400 before anything else.
+    out = await endpoint.query(job, timeout)
     if media is None:
         raise Problem(
             406,
             "not-acceptable",
             "No acceptable result format",
             f"this {(info.form or QueryForm.SELECT).value} result can be sent as: "
-            + ", ".join(dict.fromkeys(f.media_type for f in offers.values())),
+            + ", ".join(offers),
         )
-    default_graphs = params.get("default-graph-uri")
-    named_graphs = params.get("named-graph-uri")
-    protocol_dataset = default_graphs is not None or named_graphs is not None
-    job = QueryJob(
-        query,
-        table_format=TABLE_OFFERS.get(media, TABLE_OFFERS["application/sparql-results+json"]),
-        graph_format=GRAPH_OFFERS.get(media, GRAPH_OFFERS["text/turtle"]),
-        default_graphs=default_graphs if protocol_dataset else None,
-        named_graphs=named_graphs if protocol_dataset else None,
-        union_default_graph=not info.has_dataset_clause,
-        max_rows=settings.max_rows,
-    )
-    out = await endpoint.query(job, _timeout(params, settings))
     headers = {}
     if out.truncated:
         headers[TRUNCATED_HEADER] = "true"
         headers[ROW_LIMIT_HEADER] = str(settings.max_rows)
         request.app.state.metrics.truncated.inc()
-    return Response(out.body, media_type=out.media_type, headers=headers)
+    # The negotiated type, even an alias (application/json): the client may have refused
+    # the canonical one with q=0.
+    return Response(out.body, media_type=media, headers=headers)
 
 
 async def _run_update(

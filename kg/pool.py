@@ -25,6 +25,7 @@ import ctypes
 import itertools
 import logging
 import multiprocessing.connection
+import os
 import shutil
 import socket
 import subprocess
@@ -313,6 +314,9 @@ class WorkerPool:
             if reply.done():
                 return
             try:
+                # The event loop may have made the socket non-blocking; the reply has started
+                # to arrive and the worker is writing the rest, so wait for all of it.
+                os.set_blocking(fd, True)
                 reply.set_result(worker.conn.recv())
             except (EOFError, OSError) as exc:
                 reply.set_exception(WorkerCrashed(f"the query worker died: {exc!r}"))
