@@ -23,11 +23,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from pyparsing import ParseException
-from rdflib import BNode, Dataset, Graph, URIRef
+from rdflib import BNode, Dataset, Graph, URIRef, Variable
 from rdflib.graph import DATASET_DEFAULT_GRAPH_ID
 from rdflib.plugins.sparql import sparql as rdflib_sparql
 from rdflib.plugins.sparql.parserutils import CompValue
 from rdflib.plugins.sparql.processor import prepareUpdate
+from rdflib.plugins.sparql.sparql import Update
 from rdflib.plugins.sparql.update import evalUpdate
 from rdflib.store import Store
 from rdflib.term import Node
@@ -54,6 +55,8 @@ class _Overlay(Store):
         self._base = base
         self.added: set[Quad] = set()
         self.removed: set[Quad] = set()
+        #: The named graphs a WHERE clause may read (USING NAMED); None for all.
+        self.visible_named: frozenset[Node] | None = None
 
     # -- reading through
     def _quads(self, s: Node | None, p: Node | None, o: Node | None, g: Node | None) -> set[Quad]:
@@ -68,6 +71,8 @@ class _Overlay(Store):
     def triples(self, pattern: Any, context: Graph | None = None) -> Iterator[Any]:
         s, p, o = pattern
         g = None if context is None else context.identifier
+        if g is not None and self.visible_named is not None and g not in self.visible_named:
+            return
         by_triple: dict[tuple[Node, Node, Node], list[Graph]] = {}
         for qs, qp, qo, qg in self._quads(s, p, o, g):
             by_triple.setdefault((qs, qp, qo), []).append(Graph(store=self, identifier=qg))
@@ -81,6 +86,8 @@ class _Overlay(Store):
     def contexts(self, triple: Any = None) -> Iterator[Graph]:
         s, p, o = triple if triple is not None else (None, None, None)
         names = {q[3] for q in self._quads(s, p, o, None)}
+        if self.visible_named is not None:
+            names &= self.visible_named
         for name in sorted(names):
             yield Graph(store=self, identifier=name)
 
@@ -120,8 +127,13 @@ def _load_from_store(
 ) -> None:
     """USING <g>: read graph g of the store into the update's default graph; never fetch."""
     if default:
-        for triple in self.dataset.get_context(source).triples((None, None, None)):
-            self.graph.add(triple)
+        overlay = self.dataset.store
+        visible, overlay.visible_named = overlay.visible_named, None  # USING reads any graph
+        try:
+            for triple in self.dataset.get_context(source).triples((None, None, None)):
+                self.graph.add(triple)
+        finally:
+            overlay.visible_named = visible
     # USING NAMED <g>: the store's named graphs are already in the dataset.
 
 
@@ -160,13 +172,16 @@ def compute_change(
     except Exception as exc:  # rdflib raises plain Exceptions for bad prefixes and the like
         raise QueryError(f"SPARQL update is malformed: {exc}") from exc
     _refuse_default_graph_writes(parsed)
+    _check_ground_and_blank_nodes(parsed)
     if using or using_named:
         _set_protocol_dataset(parsed, using or [], using_named or [])
     overlay = _Overlay(store)
     dataset = Dataset(store=overlay, default_union=True)
     try:
         with _no_fetching():
-            evalUpdate(dataset, parsed)
+            for op in parsed.algebra:
+                overlay.visible_named = _named_graphs_of(op)
+                evalUpdate(dataset, Update(parsed.prologue, [op]))
     except StoreError:
         raise
     except Exception as exc:  # rdflib's evaluator signals bad updates with many types
@@ -204,6 +219,40 @@ def _refuse_default_graph_writes(parsed: Any) -> None:
                     raise QueryError(_DEFAULT_GRAPH_READ_ONLY)
         if op.name in ("Clear", "Drop") and op.graphiri == "DEFAULT":
             raise QueryError(_DEFAULT_GRAPH_READ_ONLY)
+
+
+def _named_graphs_of(op: Any) -> frozenset[Node] | None:
+    """USING clauses fix the dataset: its named graphs are those of USING NAMED, if any."""
+    if op.name != "Modify" or not op.using:
+        return None
+    return frozenset(d.named for d in op.using if d.named is not None)
+
+
+def _terms(block: Any) -> Iterator[Node]:
+    """Every term of a data block or template (its default-graph triples and its quads)."""
+    if not block:
+        return
+    for triple in block.triples or ():
+        yield from triple
+    for graph, triples in (block.quads or {}).items():
+        yield graph
+        for triple in triples:
+            yield from triple
+
+
+def _check_ground_and_blank_nodes(parsed: Any) -> None:
+    """SPARQL Update 3.1.1-3.1.3: data blocks have no variables; deletions no blank nodes."""
+    for op in parsed.algebra:
+        if op.name in ("InsertData", "DeleteData") and any(
+            isinstance(t, Variable) for t in _terms(op)
+        ):
+            raise QueryError(f"{_OP_NAMES[op.name]} cannot contain variables")
+        deleting = {"DeleteData": op, "DeleteWhere": op, "Modify": op.delete}.get(op.name)
+        if deleting is not None and any(isinstance(t, BNode) for t in _terms(deleting)):
+            raise QueryError("blank nodes are not allowed in DELETE DATA, DELETE WHERE or DELETE")
+
+
+_OP_NAMES = {"InsertData": "INSERT DATA", "DeleteData": "DELETE DATA"}
 
 
 def _set_protocol_dataset(parsed: Any, using: list[str], using_named: list[str]) -> None:
