@@ -15,8 +15,9 @@ from fastapi import APIRouter, Request, Response
 
 from api.dependencies import EndpointDep, SettingsDep, require_writer
 from api.formats import TRIPLE_OFFERS
-from api.negotiation import choose
+from api.negotiation import choose_or_406
 from api.problems import Problem
+from api.settings import Settings
 from api.sparql import read_body
 from api.writes import write_summary
 from kg._oxigraph import parse_rdf_bytes
@@ -57,6 +58,18 @@ def _target(request: Request, *, required: bool = True) -> tuple[bool, str | Non
     return False, None
 
 
+def _write_target(request: Request, settings: Settings, *, required: bool = True) -> str | None:
+    """The named graph a write goes to (None: POST to the store itself, a new graph).
+
+    The caller must hold the write token; the default graph cannot be written.
+    """
+    require_writer(request, settings)
+    default, iri = _target(request, required=required)
+    if default:
+        raise _refuse_default_write()
+    return iri
+
+
 def _refuse_default_write() -> Problem:
     return Problem(
         405,
@@ -70,14 +83,7 @@ def _refuse_default_write() -> Problem:
 @router.api_route("/store", methods=["GET", "HEAD"], summary="Read a graph")
 async def read_graph(request: Request, endpoint: EndpointDep, settings: SettingsDep) -> Response:
     _default, iri = _target(request)
-    media = choose(request.headers.get("accept"), list(TRIPLE_OFFERS))
-    if media is None:
-        raise Problem(
-            406,
-            "not-acceptable",
-            "No acceptable format",
-            "a graph can be sent as: " + ", ".join(f.media_type for f in RdfFormat),
-        )
+    media = choose_or_406(request.headers.get("accept"), list(TRIPLE_OFFERS), "a graph")
     fmt = TRIPLE_OFFERS[media]
     body = await endpoint.graph(iri, fmt, settings.query_timeout)
     if body is None:
@@ -108,10 +114,8 @@ async def _parsed_body(request: Request, iri: str, limit: int):
 
 @router.put("/store", summary="Replace a graph")
 async def put_graph(request: Request, endpoint: EndpointDep, settings: SettingsDep) -> Response:
-    require_writer(request, settings)
-    default, iri = _target(request)
-    if default or iri is None:
-        raise _refuse_default_write()
+    iri = _write_target(request, settings)
+    assert iri is not None
     parsed = await _parsed_body(request, iri, settings.max_body_bytes)
     result = await endpoint.replace_graph(iri, parsed)
     return write_summary(result, 201 if result.created else 204)
@@ -119,10 +123,7 @@ async def put_graph(request: Request, endpoint: EndpointDep, settings: SettingsD
 
 @router.post("/store", summary="Add to a graph, or create a new graph")
 async def post_graph(request: Request, endpoint: EndpointDep, settings: SettingsDep) -> Response:
-    require_writer(request, settings)
-    default, iri = _target(request, required=False)
-    if default:
-        raise _refuse_default_write()
+    iri = _write_target(request, settings, required=False)
     new_graph = iri is None
     if new_graph:
         iri = str(GRAPH[f"user/{uuid.uuid4()}"])
@@ -137,10 +138,8 @@ async def post_graph(request: Request, endpoint: EndpointDep, settings: Settings
 
 @router.delete("/store", summary="Delete a graph")
 async def delete_graph(request: Request, endpoint: EndpointDep, settings: SettingsDep) -> Response:
-    require_writer(request, settings)
-    default, iri = _target(request)
-    if default or iri is None:
-        raise _refuse_default_write()
+    iri = _write_target(request, settings)
+    assert iri is not None
     result = await endpoint.delete_graph(iri)
     if result is None:
         raise Problem(404, "not-found", "No such graph", f"the store holds no graph <{iri}>")

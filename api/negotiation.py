@@ -16,7 +16,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-__all__ = ["choose", "parse_accept"]
+from api.problems import Problem
+
+__all__ = ["choose", "choose_or_406", "parse_accept"]
 
 
 def parse_accept(header: str) -> list[tuple[str, str, float, int]]:
@@ -67,3 +69,16 @@ def choose(accept: str | None, offers: Sequence[str]) -> str | None:
         if q > best_q:
             best, best_q = offer, q
     return best
+
+
+def choose_or_406(accept: str | None, offers: Sequence[str], what: str) -> str:
+    """The offer the client prefers; a 406 problem naming what ``what`` can be sent as."""
+    media = choose(accept, offers)
+    if media is None:
+        raise Problem(
+            406,
+            "not-acceptable",
+            "No acceptable format",
+            f"{what} can be sent as: " + ", ".join(offers),
+        )
+    return media

@@ -7,8 +7,7 @@ from rdflib import RDF, BNode, Dataset, Graph, Literal, Namespace, URIRef
 from rdflib.namespace import DCTERMS, VOID, XSD
 
 from api.formats import GRAPH_OFFERS, by_name
-from api.negotiation import choose
-from api.problems import Problem
+from api.negotiation import choose_or_406
 from api.settings import Settings
 from kg.endpoint import Endpoint
 from kg.formats import RdfFormat
@@ -97,14 +96,7 @@ async def service_description(request: Request, endpoint: Endpoint, settings: Se
     named_format = request.query_params.get("format")
     if named_format:
         accept = by_name(named_format, True) or "x-unknown/x-unknown"
-    media = choose(accept, list(GRAPH_OFFERS))
-    if media is None:
-        raise Problem(
-            406,
-            "not-acceptable",
-            "No acceptable format",
-            "the service description can be sent as: " + ", ".join(f.media_type for f in RdfFormat),
-        )
+    media = choose_or_406(accept, list(GRAPH_OFFERS), "the service description")
     fmt = GRAPH_OFFERS[media]
     counts = await endpoint.counts(settings.query_timeout)
     graph = describe_service(

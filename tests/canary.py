@@ -7,21 +7,26 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+#: A valid N-Triples document: whatever fetched it could have loaded it.
+NTRIPLES = b"<http://canary.invalid/s> <http://canary.invalid/p> <http://canary.invalid/o> .\n"
+
 
 @contextmanager
-def canary() -> Iterator[tuple[str, list[str]]]:
-    """Yield (base URL, list of request paths seen); the list must stay empty in tests."""
+def canary(
+    body: bytes = NTRIPLES, content_type: str = "application/n-triples"
+) -> Iterator[tuple[str, list[str]]]:
+    """Yield (base URL, list of requests seen); tests assert the list stays empty."""
     seen: list[str] = []
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def _record(self) -> None:
             seen.append(f"{self.command} {self.path}")
-            body = b"<http://canary/s> <http://canary/p> <http://canary/o> ."
             self.send_response(200)
-            self.send_header("Content-Type", "application/n-triples")
+            self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
-            self.wfile.write(body)
+            if self.command != "HEAD":
+                self.wfile.write(body)
 
         do_GET = do_POST = do_HEAD = _record
 
@@ -36,3 +41,4 @@ def canary() -> Iterator[tuple[str, list[str]]]:
     finally:
         httpd.shutdown()
         httpd.server_close()
+        thread.join(5)

@@ -11,10 +11,8 @@ from __future__ import annotations
 import csv
 import io
 import json
-import threading
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -23,6 +21,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from rdflib import Dataset, Graph, Literal, Namespace, URIRef
 from rdflib.compare import isomorphic
+
+from tests.canary import canary
 
 # ---------------------------------------------------------------- constants
 GRAPH = "https://w3id.org/geokg/graph/"
@@ -369,36 +369,11 @@ def test_union_default_graph_is_a_set_of_triples(client: httpx.Client) -> None:
     assert merged == sum(each) - shared
 
 
-class _Recorder(BaseHTTPRequestHandler):
-    hits: list[str]
-
-    def do_GET(self) -> None:
-        self.hits.append(self.path)
-        body = b"<http://example.org/s> <http://example.org/p> <http://example.org/o> .\n"
-        self.send_response(200)
-        self.send_header("Content-Type", "application/n-triples")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
 @pytest.fixture
 def local_document() -> Iterator[tuple[str, list[str]]]:
-    """A document served on 127.0.0.1, and the list of paths anyone fetched from it."""
-    hits: list[str] = []
-    handler = type("Recorder", (_Recorder,), {"hits": hits})
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}/data.nt", hits
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(5)
+    """A document served on 127.0.0.1, and the list of requests anyone made to it."""
+    with canary() as (base, hits):
+        yield f"{base}/data.nt", hits
 
 
 def test_dataset_iris_are_never_fetched(

@@ -12,7 +12,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-from kg._oxigraph import OxigraphStore
 from kg.pool import QueryJob, QueryTimeout, Snapshots, WorkerPool
 from tests.canary import canary
 from tests.server import ServerURL, running_server, worker_pids
@@ -141,8 +140,6 @@ class _ConnectJob:
 
 def test_workers_have_no_network(store_path: Path, tmp_path: Path) -> None:
     """Even a query the lexer missed could not reach another host from a worker."""
-    store = OxigraphStore.open_read_only(store_path)
-
     async def attempt(port: int) -> tuple[bool, str]:
         snapshots = Snapshots(_Checkpointing(store_path), tmp_path / "snaps")
         pool = WorkerPool(snapshots, size=1, isolate=True)
@@ -156,7 +153,6 @@ def test_workers_have_no_network(store_path: Path, tmp_path: Path) -> None:
     with canary() as (url, seen):
         port = int(url.rsplit(":", 1)[1])
         isolated, outcome = asyncio.run(attempt(port))
-    del store
     if not isolated:
         pytest.skip("this kernel does not let a process leave the network namespace")
     assert outcome.startswith("refused")

@@ -12,10 +12,8 @@ the one that rewrites curated data gets a fresh server.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urljoin
@@ -26,6 +24,7 @@ from rdflib import Graph, Literal, URIRef
 from rdflib.compare import isomorphic
 from rdflib.namespace import RDFS
 
+from tests.canary import canary as start_canary
 from tests.server import TOKEN, running_server
 
 GP = "https://w3id.org/geokg/ontology#"
@@ -181,39 +180,9 @@ class Canary:
 
 @pytest.fixture(scope="module")
 def canary() -> Iterator[Canary]:
-    seen: list[str] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def _answer(self) -> None:
-            seen.append(f"{self.command} {self.path}")
-            body = ('{"@context": {"x": "urn:' + CANARY_MARKER + '"}}').encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/ld+json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(body)
-
-        def do_GET(self) -> None:
-            self._answer()
-
-        def do_POST(self) -> None:
-            self._answer()
-
-        def do_HEAD(self) -> None:
-            self._answer()
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield Canary(f"http://127.0.0.1:{server.server_port}", seen)
-    finally:
-        server.shutdown()
-        server.server_close()
+    body = ('{"@context": {"x": "urn:' + CANARY_MARKER + '"}}').encode()
+    with start_canary(body, "application/ld+json") as (url, seen):
+        yield Canary(url, seen)
 
 
 @pytest.fixture(scope="module")
