@@ -364,6 +364,24 @@ def build_stores(tmp: Path, size: int) -> dict:
     }
 
 
+def reuse_stores(directory: Path) -> dict:
+    """Stores kept from an earlier build (``--keep-stores``), for quick reruns while tuning.
+
+    Our server writes nothing to store A in this benchmark (no write requests are sent),
+    so a rerun sees the same data; load times are those of the original build.
+    """
+    meta = json.loads((directory / "stores.json").read_text(encoding="utf-8"))
+    return {**meta, "dir_a": directory / "a", "dir_b": directory / "b"}
+
+
+def keep_stores(stores: dict, directory: Path) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    for key in ("dir_a", "dir_b"):
+        shutil.copytree(stores[key], directory / stores[key].name, dirs_exist_ok=True)
+    meta = {k: v for k, v in stores.items() if not k.startswith("dir_")}
+    (directory / "stores.json").write_text(json.dumps(meta), encoding="utf-8")
+
+
 # ---------------------------------------------------------------- measuring
 
 
@@ -578,8 +596,13 @@ def run(args: argparse.Namespace) -> dict:
     info = machine()
     with tempfile.TemporaryDirectory(prefix="bench-sparql-", dir=args.workdir) as tmp_name:
         tmp = Path(tmp_name)
-        print(f"building stores for {args.triples} triples in {tmp}...", flush=True)
-        stores = build_stores(tmp, args.triples)
+        if args.stores:
+            stores = reuse_stores(args.stores)
+        else:
+            print(f"building stores for {args.triples} triples in {tmp}...", flush=True)
+            stores = build_stores(tmp, args.triples)
+            if args.keep_stores:
+                keep_stores(stores, args.keep_stores)
         ref = oxigraph_server("oxigraph", binary, stores["dir_b"], tmp / "oxigraph.log")
         ours = ours_server(args, binary, stores["dir_a"], tmp / "ours.log")
         servers = [ref, ours]
@@ -653,6 +676,10 @@ def main() -> None:
         "--ours-ready", default="/ready", help="our readiness path ('' to probe with ASK {})"
     )
     parser.add_argument("--workdir", type=Path, help="where the temporary stores go")
+    parser.add_argument("--keep-stores", type=Path, help="copy the built stores here")
+    parser.add_argument(
+        "--stores", type=Path, help="reuse stores kept with --keep-stores (no build)"
+    )
     parser.add_argument("--out", type=Path, help="result file (default bench/results/...)")
     args = parser.parse_args()
     if min(args.repeats, args.clients, args.slices) < 1 or args.duration <= 0:

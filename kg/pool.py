@@ -190,12 +190,14 @@ class Snapshots:
         shutil.rmtree(directory, ignore_errors=True)
         directory.mkdir(parents=True)
         self._generations = itertools.count(1)
+        self._on_disk: set[int] = set()
         self.current = self._take()
 
     def _take(self) -> Snapshot:
         generation = next(self._generations)
         path = self._directory / f"{generation:08d}"
         self._store.checkpoint(path)
+        self._on_disk.add(generation)
         return Snapshot(generation, path)
 
     def refresh(self) -> Snapshot:
@@ -206,11 +208,13 @@ class Snapshots:
 
     def release(self, in_use: set[int]) -> None:
         """Delete every checkpoint but the current one and those in ``in_use``."""
+        keep = in_use | {self.current.generation}
+        if self._on_disk <= keep:  # the common case, after every query: nothing to do
+            return
         with self._lock:
-            keep = in_use | {self.current.generation}
-            for path in self._directory.iterdir():
-                if path.name.isdigit() and int(path.name) not in keep:
-                    shutil.rmtree(path, ignore_errors=True)
+            for generation in self._on_disk - keep:
+                shutil.rmtree(self._directory / f"{generation:08d}", ignore_errors=True)
+            self._on_disk &= keep
 
     def close(self) -> None:
         shutil.rmtree(self._directory, ignore_errors=True)
@@ -227,7 +231,12 @@ def _worker_entry(fd: int, isolate: str) -> None:
 
 
 class _Worker:
-    """A worker process and our end of the socket it listens on."""
+    """A worker process and our end of the socket it listens on.
+
+    While the pool runs, the event loop watches the socket for good (one reader for the
+    worker's life, not one per job): a reply completes :attr:`pending`, and anything
+    else (the worker died) is reported to the pool through ``on_lost``.
+    """
 
     def __init__(self, isolate: bool) -> None:
         ours, theirs = socket.socketpair()
@@ -249,17 +258,55 @@ class _Worker:
             self.kill()
             raise StoreError("a query worker did not start") from exc
         self.generation: int | None = None
+        self.pending: asyncio.Future[Any] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def watch(self, loop: asyncio.AbstractEventLoop, on_lost: Any) -> None:
+        """Route the worker's replies to :attr:`pending`, from now on."""
+        fd = self.conn.fileno()
+
+        def on_readable() -> None:
+            pending, self.pending = self.pending, None
+            try:
+                message = self.conn.recv()
+            except (EOFError, OSError) as exc:
+                self.unwatch()
+                if pending is not None and not pending.done():
+                    pending.set_exception(WorkerCrashed(f"the query worker died: {exc!r}"))
+                elif pending is None:
+                    on_lost(self)
+                return
+            if pending is not None and not pending.done():
+                pending.set_result(message)
+
+        loop.add_reader(fd, on_readable)
+        # The event loop may make the socket non-blocking; once a reply has started to
+        # arrive the worker writes the rest, so a blocking read of it is short.
+        os.set_blocking(fd, True)
+        self._loop = loop
+
+    def unwatch(self) -> None:
+        if self._loop is not None:
+            with contextlib.suppress(OSError, ValueError, RuntimeError):
+                self._loop.remove_reader(self.conn.fileno())
+            self._loop = None
 
     def is_alive(self) -> bool:
         return self.process.poll() is None
 
     def kill(self) -> None:
+        self.unwatch()
         with contextlib.suppress(OSError):
             self.process.kill()
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.process.wait(5)
         with contextlib.suppress(OSError):
             self.conn.close()
+
+
+def _expire(reply: asyncio.Future[Any]) -> None:
+    if not reply.done():
+        reply.set_exception(TimeoutError())
 
 
 class WorkerPool:
@@ -271,6 +318,7 @@ class WorkerPool:
         self._isolate = isolate
         self._workers: set[_Worker] = set()
         self._idle: asyncio.Queue[_Worker] | None = None
+        self._replacing: set[asyncio.Task[None]] = set()
         self.stats = {"timeouts": 0, "restarts": 0, "crashes": 0}
 
     @property
@@ -289,8 +337,33 @@ class WorkerPool:
             *(loop.run_in_executor(None, _Worker, self._isolate) for _ in range(self.size))
         )
         for w in workers:
-            self._workers.add(w)
-            self._idle.put_nowait(w)
+            self._add(w)
+
+    def _add(self, worker: _Worker) -> None:
+        assert self._idle is not None
+        worker.watch(asyncio.get_running_loop(), self._lost)
+        self._workers.add(worker)
+        self._idle.put_nowait(worker)
+
+    def _lost(self, worker: _Worker) -> None:
+        """An idle worker died: replace it in the background."""
+        self.stats["crashes"] += 1
+        task = asyncio.get_running_loop().create_task(self._replace(worker))
+        self._replacing.add(task)
+        task.add_done_callback(self._replacing.discard)
+
+    async def _take(self, timeout: float) -> _Worker:
+        assert self._idle is not None
+        while True:
+            if not self._idle.empty():  # the common case: no task, no timer
+                worker = self._idle.get_nowait()
+            else:
+                try:
+                    worker = await asyncio.wait_for(self._idle.get(), timeout)
+                except TimeoutError:
+                    raise PoolBusy(f"no query worker became free within {timeout:g} s") from None
+            if worker in self._workers:  # not one that died while idle
+                return worker
 
     async def run(self, job: Job, timeout: float) -> Any:
         """Run ``job`` in a worker within ``timeout`` seconds (waiting for a worker included).
@@ -301,37 +374,22 @@ class WorkerPool:
         assert self._idle is not None, "the pool is not started"
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        try:
-            worker = await asyncio.wait_for(self._idle.get(), timeout)
-        except TimeoutError:
-            raise PoolBusy(f"no query worker became free within {timeout:g} s") from None
+        worker = await self._take(timeout)
         snapshot = self._snapshots.current
         reply: asyncio.Future[Any] = loop.create_future()
-        fd = worker.conn.fileno()
-
-        def on_readable() -> None:
-            loop.remove_reader(fd)
-            if reply.done():
-                return
-            try:
-                # The event loop may have made the socket non-blocking; the reply has started
-                # to arrive and the worker is writing the rest, so wait for all of it.
-                os.set_blocking(fd, True)
-                reply.set_result(worker.conn.recv())
-            except (EOFError, OSError) as exc:
-                reply.set_exception(WorkerCrashed(f"the query worker died: {exc!r}"))
-
+        worker.pending = reply
         try:
             worker.conn.send((snapshot, job))
         except (OSError, ValueError):
+            worker.pending = None
             await self._replace(worker)
             raise WorkerCrashed("the query worker could not take the job") from None
         worker.generation = snapshot.generation
-        loop.add_reader(fd, on_readable)
+        timer = loop.call_at(deadline, _expire, reply)
         try:
-            status, payload = await asyncio.wait_for(reply, max(0.0, deadline - loop.time()))
+            status, payload = await reply
         except (TimeoutError, asyncio.CancelledError) as exc:
-            loop.remove_reader(fd)
+            worker.pending = None
             await self._replace(worker)
             if isinstance(exc, TimeoutError):
                 self.stats["timeouts"] += 1
@@ -341,6 +399,8 @@ class WorkerPool:
             self.stats["crashes"] += 1
             await self._replace(worker)
             raise
+        finally:
+            timer.cancel()
         self._idle.put_nowait(worker)
         self._release()
         if status == "ok":
@@ -361,8 +421,7 @@ class WorkerPool:
         except StoreError:
             log.exception("could not start a query worker")
             return
-        self._workers.add(fresh)
-        self._idle.put_nowait(fresh)
+        self._add(fresh)
         self._release()
 
     def _release(self) -> None:
@@ -371,7 +430,10 @@ class WorkerPool:
 
     async def close(self) -> None:
         loop = asyncio.get_running_loop()
+        for task in list(self._replacing):
+            task.cancel()
         for w in list(self._workers):
+            w.unwatch()
             with contextlib.suppress(OSError, ValueError):
                 w.conn.send(None)
         for w in list(self._workers):
