@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import socket
+import tempfile
 from pathlib import Path
 from typing import Annotated
 
@@ -9,7 +13,6 @@ import typer
 import uvicorn
 from pydantic import ValidationError as SettingsError
 
-from api.app import create_app
 from api.settings import Settings
 from kg.cli import app
 
@@ -64,4 +67,40 @@ def serve(
             err=True,
         )
         raise typer.Exit(code=2)
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+    _serve(settings)
+
+
+def _serve(settings: Settings) -> None:
+    """Bind the public socket, then run the supervisor on a private Unix socket.
+
+    The reader processes accept on the public socket; the supervisor's own app (writes,
+    metadata, everything but queries) listens on ``<runtime>/supervisor.sock``.
+    """
+    try:
+        listener = socket.create_server((settings.host, settings.port), backlog=2048)
+    except OSError as exc:
+        typer.echo(f"error: cannot listen on {settings.host}:{settings.port}: {exc}", err=True)
+        raise typer.Exit(code=2) from None
+    runtime = Path(tempfile.mkdtemp(prefix="geokg-"))
+    metrics_dir = runtime / "metrics"
+    metrics_dir.mkdir()
+    # Before prometheus_client is imported: every process records into this folder.
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
+    from api.app import Front, create_app
+
+    host, port = listener.getsockname()[:2]
+    typer.echo(
+        f"GeoKG: serving {settings.store} on http://{host}:{port} ({settings.workers} readers)"
+    )
+    try:
+        uvicorn.run(
+            create_app(settings, Front(listener, runtime)),
+            uds=str(runtime / "supervisor.sock"),
+            proxy_headers=True,
+            forwarded_allow_ips="*",  # only our readers can reach this socket
+            log_level="info",
+            access_log=settings.access_log,
+        )
+    finally:  # reached when the app never started (the app's shutdown cleans up otherwise)
+        listener.close()
+        shutil.rmtree(runtime, ignore_errors=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 
 from fastapi import APIRouter, Request, Response
@@ -13,6 +14,7 @@ from prometheus_client import (
     Gauge,
     Histogram,
     generate_latest,
+    multiprocess,
 )
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -26,10 +28,17 @@ router = APIRouter()
 
 
 class Metrics:
-    """The server's metrics, in a registry of its own (one per app)."""
+    """The server's metrics, in a registry of its own (one per app).
+
+    ``kg serve`` runs several processes (the supervisor and its readers); it sets
+    ``PROMETHEUS_MULTIPROC_DIR`` before this module is imported, every process records
+    into that folder, and :meth:`exposition` adds them all up.
+    """
 
     def __init__(self) -> None:
+        self.multiprocess = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
         self.registry = CollectorRegistry()
+        self._seen = {"timeouts": 0, "restarts": 0}
         self.requests = Counter(
             "geokg_http_requests",
             "HTTP requests by route, method and status.",
@@ -46,15 +55,34 @@ class Metrics:
         self.truncated = Counter(
             "geokg_results_truncated", "Results cut at the row limit.", registry=self.registry
         )
-        self.timeouts = Gauge(
+        self.timeouts = Counter(
             "geokg_query_timeouts", "Queries stopped at their time limit.", registry=self.registry
         )
-        self.restarts = Gauge(
-            "geokg_worker_restarts", "Query workers replaced.", registry=self.registry
+        self.restarts = Counter(
+            "geokg_worker_restarts",
+            "Reader and worker processes replaced.",
+            registry=self.registry,
         )
         self.workers = Gauge(
-            "geokg_query_workers_alive", "Query worker processes alive.", registry=self.registry
+            "geokg_query_workers_alive",
+            "Reader processes ready to answer queries.",
+            registry=self.registry,
+            multiprocess_mode="mostrecent",
         )
+
+    def count_up(self, name: str, total: int) -> None:
+        """Bring counter ``name`` up to ``total`` (a running total kept elsewhere)."""
+        counter = getattr(self, name)
+        if total > self._seen[name]:
+            counter.inc(total - self._seen[name])
+            self._seen[name] = total
+
+    def exposition(self) -> bytes:
+        if not self.multiprocess:
+            return generate_latest(self.registry)
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return generate_latest(registry)
 
 
 class MetricsMiddleware:
@@ -93,17 +121,20 @@ async def health() -> JSONResponse:
     return JSONResponse({"status": "ok"})
 
 
-@router.get("/ready", summary="Readiness: the store is open and query workers are up")
-async def ready(endpoint: EndpointDep) -> JSONResponse:
-    if not endpoint.ready:
-        raise Problem(503, "not-ready", "Not ready", "the store or the query workers are not up")
+@router.get("/ready", summary="Readiness: the store is open and the readers are up")
+async def ready(request: Request, endpoint: EndpointDep) -> JSONResponse:
+    readers = getattr(request.app.state, "readers", None)
     pool = endpoint.pool
-    assert pool is not None
+    up = endpoint.ready and (readers is None or readers.ready_count() > 0)
+    if not up or pool is None:
+        raise Problem(503, "not-ready", "Not ready", "the store or the query processes are not up")
     return JSONResponse(
         {
             "status": "ready",
-            "workers": pool.alive,
-            "workers_isolated_from_network": pool.isolated,
+            "workers": readers.ready_count() if readers is not None else pool.alive,
+            "workers_isolated_from_network": (
+                readers.isolated and pool.isolated if readers is not None else pool.isolated
+            ),
             "snapshot": endpoint.generation,
         }
     )
@@ -112,8 +143,10 @@ async def ready(endpoint: EndpointDep) -> JSONResponse:
 @router.get("/metrics", summary="Prometheus metrics")
 async def metrics(request: Request, endpoint: EndpointDep) -> Response:
     m: Metrics = request.app.state.metrics
+    readers = getattr(request.app.state, "readers", None)
     if endpoint.pool is not None:
-        m.timeouts.set(endpoint.pool.stats["timeouts"])
-        m.restarts.set(endpoint.pool.stats["restarts"])
-        m.workers.set(endpoint.pool.alive)
-    return Response(generate_latest(m.registry), media_type=CONTENT_TYPE_LATEST)
+        m.count_up("timeouts", endpoint.pool.stats["timeouts"])
+        reader_restarts = readers.restarts if readers is not None else 0
+        m.count_up("restarts", endpoint.pool.stats["restarts"] + reader_restarts)
+        m.workers.set(readers.ready_count() if readers is not None else endpoint.pool.alive)
+    return Response(m.exposition(), media_type=CONTENT_TYPE_LATEST)

@@ -26,7 +26,15 @@ from kg.errors import (
 )
 from kg.pool import PoolBusy, QueryTimeout, WorkerCrashed
 
-__all__ = ["PROBLEMS", "Problem", "install_problem_handlers", "problem_response"]
+__all__ = [
+    "MEDIA_TYPE",
+    "PROBLEMS",
+    "Problem",
+    "install_problem_handlers",
+    "problem_body",
+    "problem_from_error",
+    "problem_response",
+]
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +65,8 @@ class Problem(Exception):
         self.extra = extra
 
 
-def problem_response(problem: Problem, instance: str | None = None) -> JSONResponse:
+def problem_body(problem: Problem, instance: str | None = None) -> dict[str, Any]:
+    """The RFC 9457 members of ``problem``."""
     body: dict[str, Any] = {
         "type": PROBLEMS + problem.slug,
         "title": problem.title,
@@ -67,7 +76,16 @@ def problem_response(problem: Problem, instance: str | None = None) -> JSONRespo
     if instance:
         body["instance"] = instance
     body.update(problem.extra)
-    return JSONResponse(body, problem.status, headers=problem.headers, media_type=MEDIA_TYPE)
+    return body
+
+
+def problem_response(problem: Problem, instance: str | None = None) -> JSONResponse:
+    return JSONResponse(
+        problem_body(problem, instance),
+        problem.status,
+        headers=problem.headers,
+        media_type=MEDIA_TYPE,
+    )
 
 
 def problem_from_error(exc: KGError) -> Problem:

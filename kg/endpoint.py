@@ -84,6 +84,16 @@ class Endpoint:
         return self._store is not None and self.pool is not None and self.pool.alive > 0
 
     @property
+    def snapshots(self) -> Snapshots:
+        assert self._snapshots is not None, "the endpoint is not started"
+        return self._snapshots
+
+    def release_snapshots(self) -> None:
+        """Delete the checkpoints nobody reads any more."""
+        if self.pool is not None:
+            self.pool.release()
+
+    @property
     def generation(self) -> int:
         assert self._snapshots is not None
         return self._snapshots.current.generation

@@ -31,7 +31,7 @@ import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -120,7 +120,7 @@ _CLONE_NEWUSER = 0x10000000
 _CLONE_NEWNET = 0x40000000
 
 
-def _isolate_network() -> bool:
+def isolate_network() -> bool:
     """Move this process into an empty network namespace; False if the kernel refuses."""
     try:
         libc = ctypes.CDLL(None, use_errno=True)
@@ -136,7 +136,7 @@ def _error_payload(exc: KGError) -> tuple[str, str, dict[str, Any]]:
 
 
 def _worker_main(conn: multiprocessing.connection.Connection, isolate: bool) -> None:
-    isolated = _isolate_network() if isolate else False
+    isolated = isolate_network() if isolate else False
     conn.send(("ready", isolated))
     store: OxigraphStore | None = None
     current: Snapshot | None = None
@@ -181,12 +181,21 @@ def _rebuild_error(payload: tuple[str, str, dict[str, Any]]) -> KGError:
 
 # ---------------------------------------------------------------- snapshots
 class Snapshots:
-    """Numbered read-only checkpoints of a writable store, in ``directory``."""
+    """Numbered read-only checkpoints of a writable store, in ``directory``.
+
+    Other processes may read them too (the server's reader processes): ``on_refresh`` is
+    told each new generation before :meth:`refresh` returns, and ``pinned`` answers the
+    oldest generation any of them may still read (None: no pins), so that no checkpoint
+    from it on is deleted.
+    """
 
     def __init__(self, store: OxigraphStore, directory: Path) -> None:
         self._store = store
+        self.directory = directory
         self._directory = directory
         self._lock = threading.Lock()
+        self.on_refresh: Callable[[int], None] | None = None
+        self.pinned: Callable[[], int | None] | None = None
         shutil.rmtree(directory, ignore_errors=True)
         directory.mkdir(parents=True)
         self._generations = itertools.count(1)
@@ -204,11 +213,16 @@ class Snapshots:
         """Checkpoint the store as it is now; later jobs see this state."""
         with self._lock:
             self.current = self._take()
-            return self.current
+        if self.on_refresh is not None:
+            self.on_refresh(self.current.generation)
+        return self.current
 
     def release(self, in_use: set[int]) -> None:
         """Delete every checkpoint but the current one and those in ``in_use``."""
         keep = in_use | {self.current.generation}
+        oldest_pin = self.pinned() if self.pinned is not None else None
+        if oldest_pin is not None:
+            keep |= {g for g in self._on_disk if g >= oldest_pin}
         if self._on_disk <= keep:  # the common case, after every query: nothing to do
             return
         with self._lock:
@@ -245,6 +259,9 @@ class _Worker:
                 [sys.executable, "-c", _ENTRY, str(theirs.fileno()), "isolate" if isolate else "-"],
                 pass_fds=(theirs.fileno(),),
                 stdin=subprocess.DEVNULL,
+                # Signals to the server's process group (Ctrl-C) are the server's to
+                # handle; a worker ends when its socket closes.
+                start_new_session=True,
             )
         finally:
             theirs.close()
@@ -402,7 +419,7 @@ class WorkerPool:
         finally:
             timer.cancel()
         self._idle.put_nowait(worker)
-        self._release()
+        self.release()
         if status == "ok":
             return payload
         if status == "error":
@@ -422,9 +439,9 @@ class WorkerPool:
             log.exception("could not start a query worker")
             return
         self._add(fresh)
-        self._release()
+        self.release()
 
-    def _release(self) -> None:
+    def release(self) -> None:
         in_use = {w.generation for w in self._workers if w.generation is not None}
         self._snapshots.release(in_use)
 

@@ -20,9 +20,10 @@ TOKEN = "test-token-0123456789"
 
 
 class ServerURL(str):
-    """A server's base URL that also knows the server's process id."""
+    """A server's base URL that also knows the server's process id and store copy."""
 
     pid: int
+    store: Path
 
 
 def free_port() -> int:
@@ -67,6 +68,7 @@ def running_server(
     process = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=work)
     base = ServerURL(f"http://127.0.0.1:{port}")
     base.pid = process.pid
+    base.store = copy
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -95,7 +97,7 @@ def running_server(
 
 
 def worker_pids(server_pid: int) -> set[int]:
-    """The query worker processes of the server with ``server_pid`` (from /proc)."""
+    """The reader processes (they run the queries) of the server with ``server_pid``."""
     found = set()
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -106,6 +108,6 @@ def worker_pids(server_pid: int) -> set[int]:
         except OSError:
             continue
         parent = int(stat.rsplit(")", 1)[1].split()[1])
-        if parent == server_pid and b"_worker_entry" in cmdline:
+        if parent == server_pid and b"api.reader" in cmdline:
             found.add(int(entry.name))
     return found

@@ -58,7 +58,9 @@ def test_a_query_past_its_time_is_stopped_and_its_worker_killed(short_server: Se
     assert len(after - before) == 1
     assert httpx.get(f"{short_server}/sparql", params={"query": SIMPLE}).status_code == 200
     metrics = httpx.get(f"{short_server}/metrics").text
-    assert "geokg_query_timeouts 1.0" in metrics or "geokg_query_timeouts 2.0" in metrics
+    assert (
+        "geokg_query_timeouts_total 1.0" in metrics or "geokg_query_timeouts_total 2.0" in metrics
+    )
 
 
 def test_a_client_cannot_raise_the_server_time_limit(short_server: ServerURL) -> None:
@@ -140,6 +142,7 @@ class _ConnectJob:
 
 def test_workers_have_no_network(store_path: Path, tmp_path: Path) -> None:
     """Even a query the lexer missed could not reach another host from a worker."""
+
     async def attempt(port: int) -> tuple[bool, str]:
         snapshots = Snapshots(_Checkpointing(store_path), tmp_path / "snaps")
         pool = WorkerPool(snapshots, size=1, isolate=True)
