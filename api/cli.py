@@ -40,6 +40,10 @@ def serve(
     root: Annotated[
         Path | None, typer.Option(help="Project folder with shapes/.", show_default=False)
     ] = None,
+    access_log: Annotated[
+        bool | None,
+        typer.Option("--access-log/--no-access-log", help="Log every request (default: off)."),
+    ] = None,
 ) -> None:
     """Serve the store: SPARQL 1.1 query and update at /sparql, Graph Store at /store.
 
@@ -55,6 +59,7 @@ def serve(
         "max_rows": max_rows,
         "service_allowlist": service or None,
         "root": root,
+        "access_log": access_log,
     }
     try:
         settings = Settings(**{k: v for k, v in given.items() if v is not None})

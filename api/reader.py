@@ -232,6 +232,12 @@ class ReaderApp:
             problem = problem_from_error(exc)
             status = problem.status
             await self._problem(send, headers, problem, scope["path"])
+        except Exception:  # the last resort: a problem body, never a library's message
+            log.exception("unexpected error answering a query")
+            problem = Problem(
+                500, "internal-error", "Internal error", "an unexpected error happened"
+            )
+            await self._problem(send, headers, problem, scope["path"])
         finally:
             self.metrics.requests.labels("/sparql", scope["method"], str(status)).inc()
             self.metrics.latency.labels("/sparql").observe(time.perf_counter() - start)

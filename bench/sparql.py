@@ -629,6 +629,7 @@ def run(args: argparse.Namespace) -> dict:
         "triples": stores["quads"],
         "generated_triples": stores["generated_triples"],
         "self_check": args.against_oxigraph_only,
+        "stores_reused": bool(args.stores),
         "ours_cmd": shlex.join(ours.cmd),
         "oxigraph_version": oxigraph_version(binary),
         "oxigraph_cmd": shlex.join(ref.cmd),
