@@ -15,7 +15,6 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from api import graph_store, ops, sparql
 from api.problems import install_problem_handlers
-from api.protocol import ROW_LIMIT_HEADER, TRUNCATED_HEADER
 from api.readers import ReaderSet, SharedState
 from api.settings import Settings
 from kg.endpoint import Endpoint
@@ -99,14 +98,7 @@ def create_app(settings: Settings, front: Front | None = None) -> FastAPI:
     app.state.metrics = ops.Metrics()
     install_problem_handlers(app)
     app.add_middleware(ops.MetricsMiddleware, metrics=app.state.metrics)
-    app.add_middleware(
-        CORSMiddleware,
-        allow_origins=settings.cors_origins,
-        allow_credentials=False,
-        allow_methods=["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS"],
-        allow_headers=["Accept", "Content-Type", "Authorization"],
-        expose_headers=[TRUNCATED_HEADER, ROW_LIMIT_HEADER, "X-GeoKG-Warnings"],
-    )
+    app.add_middleware(CORSMiddleware, **ops.cors_options(settings))
     app.include_router(sparql.router)
     app.include_router(graph_store.router)
     app.include_router(ops.router)

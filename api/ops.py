@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
@@ -21,8 +22,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.dependencies import EndpointDep
 from api.problems import Problem
+from api.protocol import ROW_LIMIT_HEADER, TRUNCATED_HEADER
+from api.settings import Settings
 
-__all__ = ["Metrics", "MetricsMiddleware", "router"]
+__all__ = ["Metrics", "MetricsMiddleware", "cors_options", "router"]
 
 router = APIRouter()
 
@@ -83,6 +86,17 @@ class Metrics:
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
         return generate_latest(registry)
+
+
+def cors_options(settings: Settings) -> dict[str, Any]:
+    """CORS for every process of the server: never credentials, so no cross-site write."""
+    return {
+        "allow_origins": settings.cors_origins,
+        "allow_credentials": False,
+        "allow_methods": ["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS"],
+        "allow_headers": ["Accept", "Content-Type", "Authorization"],
+        "expose_headers": [TRUNCATED_HEADER, ROW_LIMIT_HEADER, "X-GeoKG-Warnings"],
+    }
 
 
 class MetricsMiddleware:

@@ -41,8 +41,6 @@ from api.problems import MEDIA_TYPE, Problem, problem_body, problem_from_error
 from api.protocol import (
     FORM,
     QUERY_BODY,
-    ROW_LIMIT_HEADER,
-    TRUNCATED_HEADER,
     check_one_operation,
     one,
     parse_query_string,
@@ -171,14 +169,12 @@ class ReaderApp:
         self.watchdog.on_fire = self.metrics.timeouts.inc
         self.server: Any = None  # the uvicorn server, set by main()
         self._retiring = False
+        self._drain: asyncio.Task[None] | None = None
         self._proxy = httpx.AsyncClient(
             transport=httpx.AsyncHTTPTransport(uds=str(uds)),
             base_url="http://geokg-supervisor",
             timeout=httpx.Timeout(settings.query_timeout + 60, connect=5),
         )
-        origins = settings.cors_origins
-        self._any_origin = "*" in origins
-        self._origins = set(origins)
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -224,20 +220,20 @@ class ReaderApp:
                 self.metrics.truncated.inc()
             extra = prepared.headers(out, self.settings)
             status = 200
-            await self._respond(send, headers, 200, prepared.media, out.body, extra)
+            await self._respond(send, 200, prepared.media, out.body, extra)
         except Problem as problem:
             status = problem.status
-            await self._problem(send, headers, problem, scope["path"])
+            await self._problem(send, problem, scope["path"])
         except KGError as exc:
             problem = problem_from_error(exc)
             status = problem.status
-            await self._problem(send, headers, problem, scope["path"])
+            await self._problem(send, problem, scope["path"])
         except Exception:  # the last resort: a problem body, never a library's message
             log.exception("unexpected error answering a query")
             problem = Problem(
                 500, "internal-error", "Internal error", "an unexpected error happened"
             )
-            await self._problem(send, headers, problem, scope["path"])
+            await self._problem(send, problem, scope["path"])
         finally:
             self.metrics.requests.labels("/sparql", scope["method"], str(status)).inc()
             self.metrics.latency.labels("/sparql").observe(time.perf_counter() - start)
@@ -268,40 +264,36 @@ class ReaderApp:
             self.stores.release(generation)
 
     def _retire(self, deadline: float) -> None:
-        """Stop accepting, finish the other requests, exit (the overrunning thread with us)."""
+        """Stop accepting, finish the other requests, exit (the overrunning thread with us).
+
+        Idle keep-alive connections are not cut (a client sending on one at that moment
+        would see the connection drop): each gets its next response with
+        ``Connection: close``, and the reader exits when none is left, or when its time
+        is up (the supervisor kills it if even that fails).
+        """
         self.metrics.timeouts.inc()
         if self._retiring:
             return
         self._retiring = True
-        # The supervisor kills us if the others take longer than their own limit allows.
-        self.state.set_busy_until(self.index, time.monotonic() + self.settings.query_timeout)
+        limit = time.monotonic() + self.settings.query_timeout
+        self.state.set_busy_until(self.index, limit)
         if self.server is not None:
-            self.server.should_exit = True
+            for listening in self.server.servers:
+                listening.close()  # new connections go to the other readers
+            self._drain = asyncio.get_running_loop().create_task(self._exit_when_drained(limit))
+
+    async def _exit_when_drained(self, limit: float) -> None:
+        while self.server.server_state.connections and time.monotonic() < limit:
+            await asyncio.sleep(0.05)
+        self.server.should_exit = True
+
+    def _closing(self) -> list[tuple[bytes, bytes]]:
+        return [(b"connection", b"close")] if self._retiring else []
 
     # ------------------------------------------------------------ responses
-    def _cors(self, headers: dict[bytes, bytes]) -> list[tuple[bytes, bytes]]:
-        origin = headers.get(b"origin")
-        if origin is None:
-            return []
-        if self._any_origin:
-            allowed = b"*"
-        elif origin.decode("latin-1") in self._origins:
-            allowed = origin
-        else:
-            return []
-        exposed = f"{TRUNCATED_HEADER}, {ROW_LIMIT_HEADER}, X-GeoKG-Warnings".encode()
-        out = [
-            (b"access-control-allow-origin", allowed),
-            (b"access-control-expose-headers", exposed),
-        ]
-        if allowed != b"*":
-            out.append((b"vary", b"Origin"))
-        return out
-
     async def _respond(
         self,
         send: Any,
-        request_headers: dict[bytes, bytes],
         status: int,
         media: str,
         body: bytes,
@@ -312,18 +304,14 @@ class ReaderApp:
             (b"content-length", str(len(body)).encode()),
             (b"vary", b"Accept"),
             *((k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in extra.items()),
-            *self._cors(request_headers),
         ]
+        raw += self._closing()
         await send({"type": "http.response.start", "status": status, "headers": raw})
         await send({"type": "http.response.body", "body": body})
 
-    async def _problem(
-        self, send: Any, request_headers: dict[bytes, bytes], problem: Problem, path: str
-    ) -> None:
+    async def _problem(self, send: Any, problem: Problem, path: str) -> None:
         body = json.dumps(problem_body(problem, path)).encode()
-        await self._respond(
-            send, request_headers, problem.status, MEDIA_TYPE, body, problem.headers
-        )
+        await self._respond(send, problem.status, MEDIA_TYPE, body, problem.headers)
 
     # ------------------------------------------------------------ forwarding
     async def _forward(
@@ -349,10 +337,11 @@ class ReaderApp:
         request = self._proxy.build_request(scope["method"], url, headers=headers, content=content)
         try:
             response = await self._proxy.send(request, stream=True)
+        except ClientGone:
+            return
         except httpx.TransportError:
             await self._problem(
                 send,
-                _headers(scope),
                 Problem(
                     503,
                     "server-busy",
@@ -365,6 +354,7 @@ class ReaderApp:
             return
         try:
             raw = [(k, v) for k, v in response.headers.raw if k.lower() not in _HOP_BY_HOP]
+            raw += self._closing()
             start = {"type": "http.response.start", "status": response.status_code, "headers": raw}
             await send(start)
             async for chunk in response.aiter_raw():
@@ -399,11 +389,15 @@ async def _read_body(receive: Any, headers: dict[bytes, bytes], limit: int) -> b
             return b"".join(chunks)
 
 
+class ClientGone(Exception):
+    """The client disconnected before it had sent its whole request."""
+
+
 async def _stream(receive: Any) -> Any:
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
-            return
+            raise ClientGone  # abandon the forwarded request: nobody waits for an answer
         yield message.get("body", b"")
         if not message.get("more_body"):
             return
@@ -429,9 +423,12 @@ def main(argv: list[str] | None = None) -> None:
     app = ReaderApp(settings, stores, state, args.index, args.runtime / "supervisor.sock")
 
     import uvicorn
+    from starlette.middleware.cors import CORSMiddleware
+
+    from api.ops import cors_options
 
     config = uvicorn.Config(
-        app,
+        CORSMiddleware(app, **cors_options(settings)),  # the supervisor's CORS, to the letter
         lifespan="off",
         log_level="info" if settings.access_log else "warning",
         access_log=settings.access_log,

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
+from starlette.requests import ClientDisconnect
 
 from api.dependencies import EndpointDep, SettingsDep, require_writer
 from api.problems import Problem
@@ -38,11 +39,14 @@ async def read_body(request: Request, limit: int) -> bytes:
     if declared and declared.isdigit() and int(declared) > limit:
         raise too_large(limit)
     chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise too_large(limit)
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise too_large(limit)
+            chunks.append(chunk)
+    except ClientDisconnect:
+        raise Problem(400, "malformed-request", "Incomplete body", "the client went away") from None
     return b"".join(chunks)
 
 

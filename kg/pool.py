@@ -192,7 +192,6 @@ class Snapshots:
     def __init__(self, store: OxigraphStore, directory: Path) -> None:
         self._store = store
         self.directory = directory
-        self._directory = directory
         self._lock = threading.Lock()
         self.on_refresh: Callable[[int], None] | None = None
         self.pinned: Callable[[], int | None] | None = None
@@ -204,7 +203,7 @@ class Snapshots:
 
     def _take(self) -> Snapshot:
         generation = next(self._generations)
-        path = self._directory / f"{generation:08d}"
+        path = self.directory / f"{generation:08d}"
         self._store.checkpoint(path)
         self._on_disk.add(generation)
         return Snapshot(generation, path)
@@ -227,11 +226,11 @@ class Snapshots:
             return
         with self._lock:
             for generation in self._on_disk - keep:
-                shutil.rmtree(self._directory / f"{generation:08d}", ignore_errors=True)
+                shutil.rmtree(self.directory / f"{generation:08d}", ignore_errors=True)
             self._on_disk &= keep
 
     def close(self) -> None:
-        shutil.rmtree(self._directory, ignore_errors=True)
+        shutil.rmtree(self.directory, ignore_errors=True)
 
 
 # ---------------------------------------------------------------- pool side

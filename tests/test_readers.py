@@ -66,6 +66,10 @@ def test_a_reader_with_other_clients_answers_them_while_a_query_overruns(
             assert response.status_code == 503
             assert response.headers["content-type"].startswith("application/problem+json")
             assert response.json()["type"].endswith("/query-timeout")
+            # The retiring reader does not cut `other`'s idle keep-alive connection: the
+            # next request on it is answered, and told that the connection closes.
+            r = other.get("/sparql", params={"query": SIMPLE})
+            assert r.status_code == 200 and r.headers["connection"] == "close"
             # The reader retires (its CPU with it) and a fresh one takes its place.
             assert _wait_for(lambda: not Path(f"/proc/{reader}").exists())
             assert _wait_for(lambda: len(worker_pids(base.pid) - {reader}) == 1)
