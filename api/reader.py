@@ -439,6 +439,9 @@ def main(argv: list[str] | None = None) -> None:
     app.server = server
     app.watchdog.start()
     state.set_ready(args.index, isolated)
+    # At start the supervisor listens only once every reader is ready; accepting before
+    # that would answer queries but 503 everything that must be forwarded.
+    _wait_for_supervisor(args.runtime / "supervisor.sock", 120)
     try:
         import uvloop
 
@@ -448,6 +451,18 @@ def main(argv: list[str] | None = None) -> None:
         sys.stderr.flush()
         # Not a normal exit: a query thread that overran must not be waited for.
         os._exit(0)
+
+
+def _wait_for_supervisor(uds: Path, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket(socket.AF_UNIX) as probe:
+            try:
+                probe.connect(str(uds))
+                return
+            except OSError:
+                time.sleep(0.02)
+    raise SystemExit("the supervisor did not start listening")
 
 
 def _end_with_parent() -> None:

@@ -34,9 +34,11 @@ def free_port() -> int:
 
 @contextmanager
 def running_server(
-    store: Path, *, workers: int = 3, writable: bool = False, **settings: str
+    store: Path, *, workers: int = 3, writable: bool = False, wait: bool = True, **settings: str
 ) -> Iterator[ServerURL]:
     """Start `kg serve` on a copy of ``store``; yield its base URL; stop it afterwards.
+
+    With ``wait=False`` the URL is yielded as soon as the process is started.
 
     ``settings`` become KG_<NAME> environment variables (for example ``max_rows="50"``).
     """
@@ -71,7 +73,7 @@ def running_server(
     base.store = copy
     try:
         deadline = time.monotonic() + 60
-        while True:
+        while wait:
             if process.poll() is not None:
                 raise RuntimeError(
                     "server exited: " + (work / "server.log").read_text(errors="replace")

@@ -168,3 +168,19 @@ def test_requests_other_than_queries_are_forwarded_whole(server: str) -> None:
     )
     assert r.status_code == 403  # writes are off on this server: the supervisor says so
     assert r.json()["type"].endswith("/writes-disabled")
+
+
+def test_nothing_is_answered_before_the_whole_server_is_up(store_path: Path) -> None:
+    # Readers open the store before the supervisor listens; they accept only after it,
+    # so an early client waits in the backlog instead of getting a 503 for a request
+    # that must be forwarded (here the service description).
+    with running_server(store_path, workers=2, wait=False) as base:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                r = httpx.get(f"{base}/sparql", headers={"Accept": "text/turtle"}, timeout=60)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "the server never answered"
+                time.sleep(0.02)
+        assert r.status_code == 200, r.text
