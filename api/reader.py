@@ -169,6 +169,9 @@ class ReaderApp:
         self.watchdog.on_fire = self.metrics.timeouts.inc
         self.server: Any = None  # the uvicorn server, set by main()
         self._retiring = False
+        # Labelled metric children, looked up once (labels() costs a lock and a dict).
+        self._counters: dict[tuple[str, int], Any] = {}
+        self._latency = self.metrics.latency.labels("/sparql")
         self._drain: asyncio.Task[None] | None = None
         self._proxy = httpx.AsyncClient(
             transport=httpx.AsyncHTTPTransport(uds=str(uds)),
@@ -235,8 +238,14 @@ class ReaderApp:
             )
             await self._problem(send, problem, scope["path"])
         finally:
-            self.metrics.requests.labels("/sparql", scope["method"], str(status)).inc()
-            self.metrics.latency.labels("/sparql").observe(time.perf_counter() - start)
+            key = (scope["method"], status)
+            counter = self._counters.get(key)
+            if counter is None:
+                counter = self._counters[key] = self.metrics.requests.labels(
+                    "/sparql", scope["method"], str(status)
+                )
+            counter.inc()
+            self._latency.observe(time.perf_counter() - start)
 
     async def _execute(self, job: Any, timeout: float, path: str) -> QueryOutput:
         generation, store = self.stores.current()
@@ -367,6 +376,24 @@ class ReaderApp:
         await self._proxy.aclose()
 
 
+class _WithCors:
+    """The supervisor's CORS middleware, to the letter, for requests that have an Origin.
+
+    Starlette's middleware passes a request without one straight to the app; this does
+    the same without building its header view and send wrapper for every query.
+    """
+
+    def __init__(self, app: Any, cors: Any) -> None:
+        self._app = app
+        self._cors = cors
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and all(k.lower() != b"origin" for k, _ in scope["headers"]):
+            await self._app(scope, receive, send)
+        else:
+            await self._cors(scope, receive, send)
+
+
 def _headers(scope: dict) -> dict[bytes, bytes]:
     return {k.lower(): v for k, v in scope["headers"]}
 
@@ -428,7 +455,7 @@ def main(argv: list[str] | None = None) -> None:
     from api.ops import cors_options
 
     config = uvicorn.Config(
-        CORSMiddleware(app, **cors_options(settings)),  # the supervisor's CORS, to the letter
+        _WithCors(app, CORSMiddleware(app, **cors_options(settings))),
         lifespan="off",
         log_level="info" if settings.access_log else "warning",
         access_log=settings.access_log,

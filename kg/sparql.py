@@ -75,6 +75,38 @@ _TOKEN = re.compile(
     re.VERBOSE | re.DOTALL,
 )
 _FORMS = {f.value: f for f in QueryForm}
+# The common case in one match: a prologue of BASE and PREFIX declarations (with space
+# and comments), then the query form keyword. Same terminals as _TOKEN.
+_IRI = r"<[^<>\"{}|^`\\\x00-\x20]*>"
+_PROLOGUE_FORM = re.compile(
+    r"(?:\s+|\#[^\n\r]*|BASE\s*" + _IRI + r"|PREFIX\s+(?:[^\W\d][\w\-.]*)?:\s*" + _IRI + r")*"
+    r"(SELECT|CONSTRUCT|DESCRIBE|ASK)(?![\w\-])(?![\w\-.]*:)",  # not part of a name
+    re.IGNORECASE,
+)
+_WORD_CHAR = re.compile(r"[\w\-]")
+
+
+def _may_have_keyword(text: str, words: tuple[str, ...] = ("SERVICE", "FROM")) -> bool:
+    """False only if none of ``words`` can be a keyword token of ``text``.
+
+    A token's upper case is a substring of the text's upper case, so a keyword the lexer
+    finds is found here too; an occurrence right after an ASCII letter or an underscore
+    (the token before would have gone on) or before a word character is not a keyword.
+    """
+    upper = text.upper()
+    if len(upper) != len(text):  # a character widened: positions no longer line up
+        return True
+    for word in words:
+        i = upper.find(word)
+        while i != -1:
+            before = text[i - 1] if i else " "
+            after = text[i + len(word) : i + len(word) + 1]
+            if not (before.isascii() and (before.isalpha() or before == "_")) and not (
+                after and _WORD_CHAR.match(after)
+            ):
+                return True
+            i = upper.find(word, i + 1)
+    return False
 
 
 def _unescape(text: str) -> str:
@@ -114,7 +146,20 @@ def _words(tokens: list[tuple[str, str]]) -> list[str]:
 
 
 def inspect_query(text: str) -> QueryInfo:
-    """The form of a query, the services it calls and whether it names its own dataset."""
+    """The form of a query, the services it calls and whether it names its own dataset.
+
+    Most queries are a prologue and a form keyword, with no ``SERVICE`` or ``FROM`` that
+    could be a keyword: those are answered without the full lexer (which is the same
+    answer, since a keyword token is a substring of the text; a test compares both).
+    """
+    if "\\" not in text and not _may_have_keyword(text):
+        m = _PROLOGUE_FORM.match(text)
+        if m is not None:
+            return QueryInfo(_FORMS[m.group(1).upper()], (), False)
+    return _inspect_query_lexed(text)
+
+
+def _inspect_query_lexed(text: str) -> QueryInfo:
     tokens = _tokens(text)
     words = _words(tokens)
     form = next((_FORMS[w] for w in words if w in _FORMS), None)

@@ -5,11 +5,19 @@ from __future__ import annotations
 import io
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from rdflib.query import Result
 
 from kg.formats import ResultFormat
 from kg.results import TRUNCATED, write_boolean, write_results
-from kg.sparql import QueryForm, inspect_query, inspect_update, syntax_position
+from kg.sparql import (
+    QueryForm,
+    _inspect_query_lexed,
+    inspect_query,
+    inspect_update,
+    syntax_position,
+)
 
 
 @pytest.mark.parametrize(
@@ -43,6 +51,79 @@ def test_query_form(query: str, form: QueryForm | None) -> None:
 )
 def test_services_are_found_only_where_they_are_keywords(query: str, services: tuple) -> None:
     assert inspect_query(query).services == services
+
+
+# Pieces that stress the shortcut in inspect_query: keywords glued to other tokens, in
+# strings, IRIs, comments and names, in odd cases, and with characters that change width
+# or turn into ASCII letters when upper-cased.
+_PIECES = [
+    " ",
+    "\n",
+    "\t",
+    "# c\n",
+    "#SERVICE\n",
+    "PREFIX ",
+    "prefix ",
+    "BASE ",
+    "ex:",
+    "from:",
+    "<http://x/>",
+    "<http://x/FROM>",
+    "SELECT",
+    "select",
+    "ASK",
+    "Construct",
+    "DESCRIBE",
+    "SERVICE",
+    "service",
+    "SERV\u0131CE",
+    "\u017fervice",
+    "FROM",
+    "From",
+    "fROM",
+    "derivedFrom",
+    "NAMED",
+    "?from",
+    "$service",
+    "_",
+    "-",
+    "1",
+    "\u00e9",
+    "\u00df",
+    "\ufb01",
+    "{",
+    "}",
+    ".",
+    ";",
+    "*",
+    "'FROM'",
+    '"SERVICE"',
+    "'''x\nFROM'''",
+    "\\u0053ERVICE",
+    "WHERE",
+    "?s",
+    "<",
+    ">",
+    ":",
+    "SERVICEX",
+    "FROM-",
+    "aFROM",
+    "1FROM",
+    "\u00e9FROM",
+    "-SERVICE",
+    ":SERVICE",
+    "SELECT:",
+    "ASK.",
+    ".:",
+    "x",
+]
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.lists(st.sampled_from(_PIECES), max_size=14))
+def test_the_shortcut_answers_as_the_lexer_does(pieces: list[str]) -> None:
+    text = "".join(pieces)
+    assert inspect_query(text) == _inspect_query_lexed(text)
 
 
 def test_dataset_clauses_and_updates() -> None:
