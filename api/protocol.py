@@ -176,6 +176,21 @@ class PreparedQuery:
         return {TRUNCATED_HEADER: "true", ROW_LIMIT_HEADER: str(settings.max_rows)}
 
 
+def inferred_of(params: dict[str, list[str]]) -> bool:
+    """The ``inferred`` parameter: true (the default) or false for stated triples only."""
+    raw = one(params, "inferred")
+    if raw is None or raw.lower() in ("true", "1", "yes"):
+        return True
+    if raw.lower() in ("false", "0", "no"):
+        return False
+    raise Problem(
+        400,
+        "invalid-parameters",
+        "Invalid inferred",
+        "inferred is true (stated and inferred triples, the default) or false (stated only)",
+    )
+
+
 def prepare_query(
     query: str, params: dict[str, list[str]], accept: str | None, settings: Settings
 ) -> PreparedQuery:
@@ -193,6 +208,9 @@ def prepare_query(
     default_graphs = params.get("default-graph-uri")
     named_graphs = params.get("named-graph-uri")
     protocol_dataset = default_graphs is not None or named_graphs is not None
+    # Stated triples only: a dataset given in the request or the query already says
+    # which graphs count, so the parameter applies when neither does.
+    stated_only = not inferred_of(params) and not protocol_dataset and not info.has_dataset_clause
     job = QueryJob(
         query,
         table_format=TABLE_OFFERS.get(media or "", ResultFormat.JSON),
@@ -200,6 +218,7 @@ def prepare_query(
         default_graphs=default_graphs if protocol_dataset else None,
         named_graphs=named_graphs if protocol_dataset else None,
         union_default_graph=not info.has_dataset_clause,
+        stated_only=stated_only,
         # Without an acceptable format the query is still parsed (not evaluated: no row
         # is read), because a malformed query must get 400 before anything else.
         max_rows=settings.max_rows if media is not None else 0,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastapi import Request, Response
-from rdflib import RDF, BNode, Dataset, Graph, Literal, Namespace, URIRef
+from rdflib import RDF, RDFS, BNode, Dataset, Graph, Literal, Namespace, URIRef
 from rdflib.namespace import DCTERMS, VOID, XSD
 
 from api.formats import GRAPH_OFFERS, by_name
@@ -17,6 +17,7 @@ __all__ = ["describe_service", "service_description"]
 SD = Namespace("http://www.w3.org/ns/sparql-service-description#")
 FORMATS = Namespace("http://www.w3.org/ns/formats/")
 ENTAILMENT = Namespace("http://www.w3.org/ns/entailment/")
+OWL_PROFILE = Namespace("http://www.w3.org/ns/owl-profile/")
 
 _RESULT_FORMATS = [
     "SPARQL_Results_JSON",
@@ -68,7 +69,22 @@ def describe_service(
     g.add((service, SD.feature, SD.UnionDefaultGraph))
     if federated:
         g.add((service, SD.feature, SD.BasicFederatedQuery))
-    g.add((service, SD.defaultEntailmentRegime, ENTAILMENT.Simple))
+    # Queries see the stated triples plus the OWL 2 RL inferences materialised in the
+    # inferred graph; `inferred=false` asks for the stated triples only.
+    g.add((service, SD.defaultEntailmentRegime, ENTAILMENT["OWL-RDF-Based"]))
+    g.add((service, SD.defaultSupportedEntailmentProfile, OWL_PROFILE.RL))
+    g.add(
+        (
+            service,
+            RDFS.comment,
+            Literal(
+                "Answers include the OWL 2 RL inferences of the ontology (materialised in "
+                "the graph https://w3id.org/geokg/graph/inferred). Add the parameter "
+                "inferred=false to a query request for the stated triples only.",
+                lang="en",
+            ),
+        )
+    )
     dataset = BNode("defaultDataset")
     g.add((service, SD.defaultDataset, dataset))
     g.add((dataset, RDF.type, SD.Dataset))

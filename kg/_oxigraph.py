@@ -19,7 +19,7 @@ from rdflib.term import Node
 
 from kg.errors import QueryError, RDFSyntaxError, StoreError
 from kg.formats import RdfFormat, ResultFormat
-from kg.namespaces import PREFIXES, SKOLEM, sparql_prologue
+from kg.namespaces import NON_ASSERTED_GRAPHS, PREFIXES, SKOLEM, sparql_prologue
 from kg.results import Term, write_boolean, write_results
 from kg.sparql import syntax_position
 
@@ -242,6 +242,11 @@ class OxigraphStore:
             raise StoreError(f"cannot open store at {path}: {exc}") from exc
         self.path = path
 
+    @property
+    def raw(self) -> ox.Store:
+        """The pyoxigraph store itself (for the reasoner, which works on its terms)."""
+        return self._store
+
     @classmethod
     def open_read_only(cls, path: Path) -> OxigraphStore:
         """Open a store directory that no process writes (for example a checkpoint)."""
@@ -435,6 +440,10 @@ class OxigraphStore:
 
     def named_graphs(self) -> list[str]:
         return sorted(g.value for g in self._store.named_graphs() if isinstance(g, ox.NamedNode))
+
+    def stated_graphs(self) -> list[str]:
+        """The named graphs that hold stated triples (not derived, inferred or load)."""
+        return [g for g in self.named_graphs() if g not in NON_ASSERTED_GRAPHS]
 
     def count(self, graph_iri: str | None = None) -> int:
         """The number of quads in the store, or in one named graph."""

@@ -21,7 +21,7 @@ from kg.errors import KGError, ValidationError
 from kg.formats import RdfFormat
 from kg.loading import load_dataset
 from kg.manifest import read_manifest
-from kg.namespaces import DERIVED_GRAPH, GRAPH, sparql_prologue
+from kg.namespaces import GRAPH, NON_ASSERTED_GRAPHS, PREFIXES, sparql_prologue
 from kg.statistics import count_by_class, count_by_graph
 from kg.store import GraphStore, open_store
 from kg.validation import (
@@ -135,6 +135,12 @@ def load(store: StoreOption, root: RootOption) -> None:
     err.print(f"validation: {report.validation.summary()}", highlight=False)
     for w in report.validation.warnings:
         err.print(f"  warning: {w.focus} {w.message}", highlight=False)
+    if report.inference is not None:
+        err.print(
+            f"inferred {report.inference.inferred} triples (OWL 2 RL) "
+            f"in {report.inference.seconds:.1f} s",
+            highlight=False,
+        )
 
 
 class ReportFormat(StrEnum):
@@ -230,7 +236,10 @@ def query(
         Path | None, typer.Option("--file", "-f", help="Read the query from a file.")
     ] = None,
     output: Annotated[OutputFormat, typer.Option("--output", "-o")] = OutputFormat.table,
-    asserted_only: Annotated[bool, typer.Option(help="Leave out derived triples.")] = False,
+    asserted_only: Annotated[
+        bool,
+        typer.Option(help="Only stated triples: leave out derived shortcuts and inferences."),
+    ] = False,
 ) -> None:
     """Run a SPARQL query (the standard prefixes gp:, gpd:, rdfs:, ... are predeclared)."""
     if (sparql is None) == (file is None):
@@ -239,7 +248,9 @@ def query(
     text = sparql if sparql is not None else _read(file)
     s = _open(store)
     try:
-        graphs = [g for g in s.named_graphs() if g != DERIVED_GRAPH] if asserted_only else None
+        graphs = (
+            [g for g in s.named_graphs() if g not in NON_ASSERTED_GRAPHS] if asserted_only else None
+        )
         result = s.query(sparql_prologue() + text, default_graphs=graphs)
     except KGError as exc:
         _fail(exc)
@@ -334,3 +345,97 @@ def stats(store: StoreOption) -> None:
 
 if __name__ == "__main__":
     app()
+
+
+@app.command()
+def reason(
+    store: StoreOption,
+    check: Annotated[
+        bool, typer.Option(help="Run the HermiT consistency check (slow on big stores).")
+    ] = True,
+) -> None:
+    """Recompute the inferred graph (OWL 2 RL) and check consistency with HermiT.
+
+    Exits with status 1 if the ontology and data are inconsistent or a class is
+    unsatisfiable, and says why: the axioms and stated triples involved.
+    """
+    from kg import reasoning
+    from kg._oxigraph import OxigraphStore
+    from kg.consistency import check as check_consistency
+    from kg.consistency import label_of
+
+    s = _open(store)
+    try:
+        assert isinstance(s, OxigraphStore)
+        rules = reasoning.rules_of(s.raw)
+        stats = reasoning.materialise(s.raw, rules)
+        s.flush()
+        err.print(
+            f"inferred graph: {stats.inferred} triples in {stats.seconds:.2f} s "
+            f"({stats.rounds} rounds of the property rules)",
+            highlight=False,
+        )
+        for note in stats.unsupported:
+            err.print(f"  not applied: {note}", highlight=False)
+        if not check:
+            return
+        result = check_consistency(s, rules)
+        sys.stdout.write(result.to_text(label_of(s.raw)) + "\n")
+        err.print(f"consistency check: {result.seconds:.1f} s", highlight=False)
+    except KGError as exc:
+        _fail(exc)
+    finally:
+        s.close()
+    if not result.ok:
+        raise typer.Exit(code=1)
+
+
+def _parse_term(text: str, position: str) -> object:
+    import pyoxigraph as ox
+
+    if position == "predicate" and text == "a":
+        return ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
+    if text.startswith("<") and text.endswith(">"):
+        return ox.NamedNode(text[1:-1])
+    prefix, colon, local = text.partition(":")
+    if colon and prefix in PREFIXES and "/" not in local:
+        return ox.NamedNode(PREFIXES[prefix] + local)
+    if text.startswith(("http://", "https://")):
+        return ox.NamedNode(text)
+    err.print(
+        f"[red]error:[/red] the {position} {text!r} is not an IRI: write <iri>, a full "
+        "http(s) IRI or a prefixed name such as gpd:turkey (and `a` for rdf:type)"
+    )
+    raise typer.Exit(code=2)
+
+
+@app.command()
+def explain(
+    store: StoreOption,
+    subject: Annotated[str, typer.Argument(help="e.g. gpd:s-400")],
+    predicate: Annotated[str, typer.Argument(help="e.g. a, or gp:locatedIn")],
+    obj: Annotated[str, typer.Argument(metavar="OBJECT", help="e.g. gp:AirDefenceSystem")],
+) -> None:
+    """Say why a triple holds: the rules, axioms and stated triples that give it."""
+    from kg import reasoning
+    from kg._oxigraph import OxigraphStore
+    from kg.consistency import label_of
+
+    t = (
+        _parse_term(subject, "subject"),
+        _parse_term(predicate, "predicate"),
+        _parse_term(obj, "object"),
+    )
+    s = _open(store)
+    try:
+        assert isinstance(s, OxigraphStore)
+        why = reasoning.explain(s.raw, t)
+        text = "\n".join(why.lines(label_of(s.raw))) if why else None
+    except KGError as exc:
+        _fail(exc)
+    finally:
+        s.close()
+    if text is None:
+        err.print("the store neither states nor infers this triple", highlight=False)
+        raise typer.Exit(code=1)
+    sys.stdout.write(text + "\n")

@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from rdflib import URIRef
 
+from kg import reasoning
 from kg._oxigraph import OxigraphStore, ParsedGraph, QueryOutput
 from kg.errors import WriteRefused
 from kg.formats import RdfFormat, ResultFormat
@@ -27,6 +29,8 @@ from kg.validation import Change, Shapes, ValidationReport, load_shapes
 from kg.writes import apply_change
 
 __all__ = ["DatasetCounts", "Endpoint", "WriteResult"]
+
+log = logging.getLogger("geokg.endpoint")
 
 
 @dataclass(frozen=True)
@@ -65,10 +69,26 @@ class Endpoint:
     async def start(self) -> None:
         self._shapes = await asyncio.to_thread(load_shapes, self._root)
         self._store = OxigraphStore(self.store_path)
+        await asyncio.to_thread(self._heal_inferences)
         snapshot_dir = self.store_path.parent / f".{self.store_path.name}.snapshots"
         self._snapshots = await asyncio.to_thread(Snapshots, self._store, snapshot_dir)
         self.pool = WorkerPool(self._snapshots, self._workers, self._isolate)
         await self.pool.start()
+
+    def _heal_inferences(self) -> None:
+        """Recompute the inferred graph if a write's refresh never ran or the rules changed."""
+        assert self._store is not None
+        raw = self._store.raw
+        rules = reasoning.rules_of(raw)
+        if reasoning.is_pending(raw) or reasoning.rules_changed(raw, rules):
+            stats = reasoning.materialise(raw, rules)
+            self._store.flush()
+            log.warning(
+                "the inferred graph was stale (a write without its refresh, or a new "
+                "ontology): recomputed %d triples in %.1f s",
+                stats.inferred,
+                stats.seconds,
+            )
 
     async def close(self) -> None:
         if self.pool is not None:

@@ -18,11 +18,18 @@ from pathlib import Path
 from rdflib import RDF, Graph, Literal, Namespace, URIRef
 from rdflib.namespace import PROV, XSD
 
-from kg._oxigraph import ParsedGraph, construct_graph, graph_from_rdflib, parse_rdf_file
+from kg._oxigraph import (
+    OxigraphStore,
+    ParsedGraph,
+    construct_graph,
+    graph_from_rdflib,
+    parse_rdf_file,
+)
 from kg.derivation import DERIVATION_RULES, derivation_query
 from kg.errors import ValidationError
 from kg.manifest import DataFile, Manifest, read_manifest
 from kg.namespaces import DERIVED_GRAPH, GP, GRAPH, LOAD_GRAPH, NON_ASSERTED_GRAPHS
+from kg.reasoning import InferenceStats, materialise
 from kg.store import GraphStore
 from kg.validation import Shapes, ValidationReport, load_shapes, validate_graph
 
@@ -41,6 +48,7 @@ class LoadReport:
 
     graphs: dict[str, int]
     validation: ValidationReport
+    inference: InferenceStats | None = None  # the OWL RL materialisation after the load
 
     @property
     def total(self) -> int:
@@ -105,7 +113,13 @@ def load_dataset(
     # Graphs a previous load wrote that this manifest no longer lists are dropped too.
     stale = [g for g in store.named_graphs() if g.startswith(str(GRAPH))]
     store.replace_graphs(graphs, drop=stale)
-    return LoadReport({g.graph_iri: len(g) for g in graphs}, validation)
+    inference = None
+    if isinstance(store, OxigraphStore):
+        if progress:
+            progress("materialising OWL RL inferences", 0, 1)
+        inference = materialise(store.raw)
+        store.flush()
+    return LoadReport({g.graph_iri: len(g) for g in graphs}, validation, inference)
 
 
 def _merge(graph_iri: str, parts: list[ParsedGraph]) -> ParsedGraph:

@@ -83,14 +83,18 @@ class QueryJob:
     named_graphs: Sequence[str] | None = None
     union_default_graph: bool = True
     max_rows: int | None = None
+    stated_only: bool = False  # leave out the derived shortcuts and the inferences
 
     def run(self, store: OxigraphStore) -> QueryOutput:
+        default_graphs, named_graphs = self.default_graphs, self.named_graphs
+        if self.stated_only:
+            default_graphs = named_graphs = store.stated_graphs()
         return store.execute(
             self.sparql,
             table_format=self.table_format,
             graph_format=self.graph_format,
-            default_graphs=self.default_graphs,
-            named_graphs=self.named_graphs,
+            default_graphs=default_graphs,
+            named_graphs=named_graphs,
             union_default_graph=self.union_default_graph,
             max_rows=self.max_rows,
         )

@@ -11,20 +11,33 @@ Writes to the graphs the server computes (derived, inferred, load) are refused.
 
 from __future__ import annotations
 
+import logging
+import time
+
+from kg import reasoning
+from kg._oxigraph import OxigraphStore, _to_ox
 from kg.derivation import derivation_update
 from kg.errors import ValidationError
 from kg.namespaces import NON_ASSERTED_GRAPHS
 from kg.store import GraphStore
 from kg.validation import Change, Shapes, ValidationReport, validate_change, validated_graphs
 
-__all__ = ["apply_change"]
+__all__ = ["apply_change", "last_inference"]
+
+log = logging.getLogger("geokg.writes")
+
+#: Statistics of the inference refresh that followed the last write in this process.
+last_inference: list[reasoning.InferenceStats] = []
 
 
 def apply_change(store: GraphStore, change: Change, shapes: Shapes) -> ValidationReport:
     """Validate ``change`` and, if it conforms, apply it atomically; return the report.
 
     Raises :class:`ValidationError` (nothing written) if the change violates a shape, and
-    :class:`ValueError` if it writes to a computed graph.
+    :class:`ValueError` if it writes to a computed graph. After the write, the inferred
+    graph is brought up to date incrementally (:func:`kg.reasoning.refresh`); the write
+    marks it pending in the same transaction, so a crash before the refresh is healed
+    when the store is next opened by a server or ``kg reason``.
     """
     computed = sorted({str(q[3]) for q in change.quads} & NON_ASSERTED_GRAPHS)
     if computed:
@@ -33,7 +46,28 @@ def apply_change(store: GraphStore, change: Change, shapes: Shapes) -> Validatio
     if not report.conforms:
         raise ValidationError(report)
     graphs = set(validated_graphs(store)) | {str(q[3]) for q in change.add}
-    store.apply_change(
-        change.add, change.remove, then=derivation_update(graphs, with_prologue=False)
-    )
+    then = derivation_update(graphs, with_prologue=False)
+    if not isinstance(store, OxigraphStore):
+        store.apply_change(change.add, change.remove, then=then)
+        return report
+    raw = store.raw
+    add = [_quad(q) for q in change.add]
+    remove = [_quad(q) for q in change.remove]
+    candidates = reasoning.write_candidates(raw, add, remove)
+    before = reasoning.present(raw, candidates)
+    store.apply_change(change.add, change.remove, then=then + " ;\n" + reasoning.pending_mark())
+    start = time.perf_counter()
+    stats = reasoning.refresh(raw, candidates, before)
+    stats.seconds = time.perf_counter() - start
+    store.flush()
+    if stats.clashes:
+        log.warning("the write typed nodes with disjoint classes: %s", stats.clashes[:5])
+    last_inference[:] = [stats]
     return report
+
+
+def _quad(q: tuple) -> object:
+    import pyoxigraph as ox
+
+    s, p, o, g = (_to_ox(t) for t in q)
+    return ox.Quad(s, p, o, g)

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from rdflib import Literal, URIRef
 from rdflib.namespace import RDF, XSD
 
-from kg.namespaces import GP, ONTOLOGY_GRAPH
+from kg.namespaces import GP, NON_ASSERTED_GRAPHS, ONTOLOGY_GRAPH
 from kg.store import GraphStore
 from kg.validation import (
     Change,
@@ -94,7 +94,7 @@ def material(store: GraphStore, shapes: Shapes) -> dict:
             r
             for r in rows
             if str(r[3]).startswith("https://w3id.org/geokg/graph/")
-            and str(r[3]).rsplit("/", 1)[-1] not in ("derived", "load")
+            and str(r[3]) not in NON_ASSERTED_GRAPHS
             and str(r[3]) != ONTOLOGY_GRAPH
         ),
         key=str,
