@@ -10,18 +10,22 @@ measurement in its own child process (so that its peak memory is its own):
 - ours, refresh: a 100-triple change that touches 10 existing nodes (six states linked
   by ``gp:locatedIn`` and ``gp:borders``, four weapon system models given a country of
   origin and more specific classes, two of them retyped: an asserted type removed)
-  applied with
-  :func:`kg.writes.apply_change`, then its inverse, ``--repeats`` times. Reported: the
-  median refresh time (``kg.writes.last_inference``), the median wall time of the whole
-  write (validation, derivation and refresh), and what the refresh added and removed.
+  applied with :func:`kg.writes.apply_change`, then its inverse, ``--repeats`` times.
+  Reported: the median refresh time (``kg.writes.last_inference``), the median wall time
+  of the whole write (validation, the derived graph, refresh), what the refresh added
+  and removed.
   Afterwards the change is applied once more and the inferred graph compared with a full
   materialisation of the same store (up to ``--check-max`` triples);
 - owlrl (``OWLRL_Semantics``) and reasonable on the same triples our reasoner reads
   (ontology, data and derived shortcuts, as N-Triples): time, peak RSS, triples added;
   and whether they agree with us on the data-level entailments: ``rdf:type`` with a
   ``gp:`` class and triples with a ``gp:`` predicate, asserted or inferred;
-- HermiT (:func:`kg._owlready.check_consistency`) on the same triples: time, peak RSS
-  of the Python side and of Java, verdict.
+- HermiT (:func:`kg._owlready.check_consistency`) on the same triples: time of the whole
+  call (projection, serialisation, owlready2's load, HermiT), peak RSS of the Python side
+  and of Java, verdict.
+
+Peak RSS is the child's own high-water mark (``RUSAGE_SELF``) when the measurement ends;
+``tree_peak_rss_mib`` in the JSON is the largest over the child and what it waited for.
 
 Every child runs with a time limit and an address-space cap; one that exceeds them is
 recorded as ``{"status": "timeout"}`` or ``{"status": "out of memory"}``, not as a
