@@ -122,27 +122,23 @@ class Rules:
     axioms: frozenset[Triple]  # the ontology's own hierarchy and property axioms
     unsupported: tuple[str, ...]  # axioms seen but not applied (said, not silently dropped)
     digest: str  # changes when any axiom the rules use changes
+    # Set from ``chains``: (head, second) by first link, (head, first) by second link,
+    # (first, second) by head.
+    chains_by_first: dict = field(init=False, repr=False)
+    chains_by_second: dict = field(init=False, repr=False)
+    chains_by_head: dict = field(init=False, repr=False)
 
-    @property
-    def chains_by_first(self) -> dict[ox.NamedNode, list[tuple[ox.NamedNode, ox.NamedNode]]]:
-        out: dict[ox.NamedNode, list] = defaultdict(list)
-        for head, first, second in self.chains:
-            out[first].append((head, second))
-        return out
-
-    @property
-    def chains_by_second(self) -> dict[ox.NamedNode, list[tuple[ox.NamedNode, ox.NamedNode]]]:
-        out: dict[ox.NamedNode, list] = defaultdict(list)
-        for head, first, second in self.chains:
-            out[second].append((head, first))
-        return out
-
-    @property
-    def chains_by_head(self) -> dict[ox.NamedNode, list[tuple[ox.NamedNode, ox.NamedNode]]]:
-        out: dict[ox.NamedNode, list] = defaultdict(list)
-        for head, first, second in self.chains:
-            out[head].append((first, second))
-        return out
+    def __post_init__(self) -> None:
+        # The chains indexed by each of their three properties, for the rule lookups.
+        for name, key, rest in (
+            ("chains_by_first", 1, (0, 2)),
+            ("chains_by_second", 2, (0, 1)),
+            ("chains_by_head", 0, (1, 2)),
+        ):
+            index: dict[ox.NamedNode, list[tuple[ox.NamedNode, ox.NamedNode]]] = defaultdict(list)
+            for chain in self.chains:
+                index[chain[key]].append((chain[rest[0]], chain[rest[1]]))
+            object.__setattr__(self, name, dict(index))
 
 
 def _closure(edges: dict[ox.NamedNode, set[ox.NamedNode]]) -> dict:
