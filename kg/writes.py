@@ -57,7 +57,18 @@ def apply_change(store: GraphStore, change: Change, shapes: Shapes) -> Validatio
     before = reasoning.present(raw, candidates)
     store.apply_change(change.add, change.remove, then=then + " ;\n" + reasoning.pending_mark())
     start = time.perf_counter()
-    stats = reasoning.refresh(raw, candidates, before)
+    try:
+        stats = reasoning.refresh(raw, candidates, before)
+    except (OSError, ValueError, RuntimeError, SyntaxError):
+        # The write is committed: it must not be reported as failed. Recompute instead;
+        # if even that fails, the pending mark stays and the next start heals it.
+        log.exception("the incremental refresh failed; recomputing the inferred graph")
+        try:
+            stats = reasoning.materialise(raw)
+        except (OSError, ValueError, RuntimeError, SyntaxError):
+            log.exception("the inferred graph stays stale until the store is reopened")
+            store.flush()
+            return report
     stats.seconds = time.perf_counter() - start
     store.flush()
     if stats.clashes:

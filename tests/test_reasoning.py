@@ -419,3 +419,28 @@ def test_the_service_description_states_the_entailment_regime(server: str) -> No
     assert [(str(r), str(p)) for r, p in rows] == [
         ("http://www.w3.org/ns/entailment/OWL-RDF-Based", "http://www.w3.org/ns/owl-profile/RL")
     ]
+
+
+def test_a_failed_refresh_does_not_fail_the_committed_write(
+    reasoned: OxigraphStore, shapes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rdflib import URIRef
+
+    from kg import writes
+    from kg.validation import Change
+
+    store = copy_of(reasoned)
+
+    def broken(*_args: object, **_kwargs: object) -> None:
+        raise OSError("disk hiccup")
+
+    monkeypatch.setattr(reasoning, "refresh", broken)
+    graph = URIRef("https://w3id.org/geokg/graph/entities")
+    pence, usa = URIRef(str(GPD) + "mike-pence"), URIRef(str(GPD) + "united-states")
+    change = Change.of(add=[(pence, URIRef(str(GP) + "nationality"), usa, graph)])
+    writes.apply_change(store, change, shapes)  # no exception: the write is committed
+    raw = store.raw
+    assert not reasoning.is_pending(raw)  # the fallback recomputed everything
+    assert any(
+        True for _ in raw.quads_for_pattern(n(GPD, "mike-pence"), n(GP, "nationality"), None)
+    )
