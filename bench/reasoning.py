@@ -201,11 +201,10 @@ def _open(p: Result) -> Any:
 def _dump_ours(raw: Any, path: Path) -> int:
     """Our asserted and inferred triples, restricted to the data level, as N-Triples."""
     from kg.namespaces import LOAD_GRAPH
-    from kg.reasoning import STAGING_GRAPH
 
     rows = raw.query(
         "SELECT DISTINCT ?s ?p ?o WHERE { GRAPH ?g { ?s ?p ?o }"
-        f" FILTER(?g NOT IN (<{LOAD_GRAPH}>, <{STAGING_GRAPH}>)) FILTER(!isLiteral(?s))"
+        f" FILTER(?g != <{LOAD_GRAPH}>) FILTER(!isLiteral(?s))"
         f' FILTER((?p = <{RDF_TYPE}> && isIRI(?o) && STRSTARTS(STR(?o), "{GP_NS}"))'
         f' || STRSTARTS(STR(?p), "{GP_NS}")) }}'
     )

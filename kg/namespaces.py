@@ -11,7 +11,6 @@ __all__ = [
     "GPS",
     "GRAPH",
     "INFERRED_GRAPH",
-    "INFERRED_STAGING_GRAPH",
     "LOAD_GRAPH",
     "NON_ASSERTED_GRAPHS",
     "ONTOLOGY_GRAPH",
@@ -34,10 +33,8 @@ DERIVED_GRAPH = str(GRAPH["derived"])
 LOAD_GRAPH = str(GRAPH["load"])
 #: Named graph holding the triples an OWL reasoner infers.
 INFERRED_GRAPH = str(GRAPH["inferred"])
-#: Where a full materialisation is built before it replaces the inferred graph.
-INFERRED_STAGING_GRAPH = str(GRAPH["inferred-staging"])
 #: Graphs computed from the others: never validated, never written by users.
-NON_ASSERTED_GRAPHS = frozenset({DERIVED_GRAPH, LOAD_GRAPH, INFERRED_GRAPH, INFERRED_STAGING_GRAPH})
+NON_ASSERTED_GRAPHS = frozenset({DERIVED_GRAPH, LOAD_GRAPH, INFERRED_GRAPH})
 
 PREFIXES: dict[str, str] = {
     "gp": str(GP),

@@ -26,9 +26,9 @@ asserted graphs, the ontology and the derived shortcuts).
 
 Two ways to compute it, which a test holds to the same result:
 
-* :func:`materialise` recomputes the whole graph with SPARQL updates evaluated inside
-  the store (Oxigraph), rule by rule, in a staging graph that replaces the inferred
-  graph in one transaction at the end. Memory stays in the store, not in Python.
+* :func:`materialise` recomputes the whole graph with SPARQL CONSTRUCT queries evaluated
+  inside the store (Oxigraph), rule by rule, streaming their results back into the
+  inferred graph in bounded transactions. Memory stays bounded by the chunk size.
 * :func:`refresh` maintains it after a write, from the triples that appeared in or
   disappeared from the inputs: semi-naive forward chaining for additions, and
   delete-and-rederive (DRed) for removals, touching only what the change reaches.
@@ -42,6 +42,7 @@ store is next opened (:func:`is_pending`) and healed by a full :func:`materialis
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import time
 from collections import defaultdict
@@ -50,7 +51,7 @@ from dataclasses import dataclass, field
 
 import pyoxigraph as ox
 
-from kg.namespaces import GP, INFERRED_GRAPH, INFERRED_STAGING_GRAPH, LOAD_GRAPH, ONTOLOGY_GRAPH
+from kg.namespaces import GP, INFERRED_GRAPH, LOAD_GRAPH, ONTOLOGY_GRAPH
 
 __all__ = [
     "Derivation",
@@ -89,10 +90,7 @@ _LITERAL = ox.NamedNode(_RDFS + "Literal")
 _INFERRED = ox.NamedNode(INFERRED_GRAPH)
 _LOAD = ox.NamedNode(LOAD_GRAPH)
 _ONTOLOGY = ox.NamedNode(ONTOLOGY_GRAPH)
-#: Where a full materialisation is built before it replaces the inferred graph.
-STAGING_GRAPH = INFERRED_STAGING_GRAPH
-_STAGING = ox.NamedNode(STAGING_GRAPH)
-_NOT_INPUT = frozenset({_INFERRED, _LOAD, _STAGING})
+_NOT_INPUT = frozenset({_INFERRED, _LOAD})
 
 _PENDING = ox.NamedNode(str(GP.inferencePending))
 _RULES_DIGEST = ox.NamedNode(str(GP.inferenceRules))
@@ -266,8 +264,15 @@ def compile_rules(ontology: Iterable[ox.Triple]) -> Rules:
 
 
 def rules_of(store: ox.Store) -> Rules:
-    """The rules of the ontology graph in ``store``."""
-    return compile_rules(q.triple for q in store.quads_for_pattern(None, None, None, _ONTOLOGY))
+    """The rules of the ontology graph in ``store`` (compiled once per ontology content)."""
+    return _compiled(
+        frozenset(q.triple for q in store.quads_for_pattern(None, None, None, _ONTOLOGY))
+    )
+
+
+@functools.lru_cache(maxsize=4)
+def _compiled(ontology: frozenset[ox.Triple]) -> Rules:
+    return compile_rules(ontology)
 
 
 # ---------------------------------------------------------------- statistics
@@ -362,42 +367,46 @@ def _full_rule_updates(rules: Rules) -> tuple[list[str], list[str], list[str]]:
     return props, typing, classes
 
 
-def materialise(store: ox.Store, rules: Rules | None = None) -> InferenceStats:
-    """Recompute the inferred graph from scratch (inside the store); return statistics."""
+#: Quads per transaction in a full materialisation: bounds the write batch in memory.
+CHUNK = 20_000
+
+
+def materialise(
+    store: ox.Store, rules: Rules | None = None, *, chunk: int = CHUNK
+) -> InferenceStats:
+    """Recompute the inferred graph from scratch (inside the store); return statistics.
+
+    The graph is rebuilt in place, in transactions of at most ``chunk`` quads, under the
+    pending mark: memory stays bounded by the chunk whatever the size of the store, and a
+    crash part way leaves the mark for the next start to heal. Queries made meanwhile can
+    see a partly rebuilt graph; a full recomputation happens at load, at start (a changed
+    ontology or a crash) and in ``kg reason``, when the store is not yet serving, and as
+    the fallback of a failed incremental refresh.
+    """
     start = time.perf_counter()
     rules = rules or rules_of(store)
-    using = "".join(f"USING <{g}>\n" for g in [*_input_graphs(store), STAGING_GRAPH])
-    store.update(f"DROP SILENT GRAPH <{STAGING_GRAPH}>")
+    store.update(pending_mark())
+    before = _clear(store, _INFERRED, chunk)
+    inputs = [ox.NamedNode(g) for g in _input_graphs(store)]
+    dataset = [*inputs, _INFERRED]
 
-    def run(template: str, pattern: str) -> None:
-        store.update(
-            f"INSERT {{ GRAPH <{STAGING_GRAPH}> {{ {template} }} }}\n{using}"
-            f"WHERE {{ {pattern} FILTER NOT EXISTS {{ {template} }} }}"
+    def run(template: str, pattern: str) -> int:
+        triples = store.query(
+            f"CONSTRUCT {{ {template} }} WHERE {{ {pattern} FILTER NOT EXISTS {{ {template} }} }}",
+            default_graph=dataset,
         )
-
-    def staged() -> int:
-        return _count(store, _STAGING)
+        return _insert_chunked(store, (ox.Quad(*t, _INFERRED) for t in triples), chunk)
 
     props, typing, classes = _full_rule_updates(rules)
-    rounds, size = 0, -1
-    while props and size != staged():  # property rules feed each other: to a fixpoint
-        size = staged()
+    rounds, new = 0, 1
+    while props and new:  # property rules feed each other: to a fixpoint
         rounds += 1
-        for template, pattern in props:
-            run(template, pattern)
+        new = sum([run(template, pattern) for template, pattern in props])
     for template, pattern in typing + classes:  # one pass each: see the module docstring
         run(template, pattern)
     if rules.tbox:
-        store.update(
-            f"INSERT {{ GRAPH <{STAGING_GRAPH}> {{ ?s ?p ?o }} }}\n{using}"
-            f"WHERE {{ VALUES (?s ?p ?o) {{ {_values(sorted(rules.tbox, key=str))} }}"
-            f" FILTER NOT EXISTS {{ ?s ?p ?o }} }}"
-        )
-    before = _count(store, _INFERRED)
-    store.update(
-        f"DROP SILENT GRAPH <{INFERRED_GRAPH}> ;\n"
-        f"MOVE SILENT GRAPH <{STAGING_GRAPH}> TO GRAPH <{INFERRED_GRAPH}> ;\n" + _done_marks(rules)
-    )
+        run("?s ?p ?o", f"VALUES (?s ?p ?o) {{ {_values(sorted(rules.tbox, key=str))} }}")
+    store.update(_done_marks(rules))
     after = _count(store, _INFERRED)
     return InferenceStats(
         "full",
@@ -409,6 +418,38 @@ def materialise(store: ox.Store, rules: Rules | None = None) -> InferenceStats:
         unsupported=rules.unsupported,
         seconds=time.perf_counter() - start,
     )
+
+
+def _insert_chunked(store: ox.Store, quads: Iterable[ox.Quad], chunk: int) -> int:
+    """Add ``quads`` in transactions of ``chunk``; return how many were given.
+
+    A rule's query excludes what the store held when it started, so any quad it gives
+    is new (it may give one twice): a count above zero means the rule added something.
+    """
+    given = 0
+    batch: list[ox.Quad] = []
+    for q in quads:
+        batch.append(q)
+        if len(batch) >= chunk:
+            store.extend(batch)
+            given += len(batch)
+            batch.clear()
+    if batch:
+        store.extend(batch)
+        given += len(batch)
+    return given
+
+
+def _clear(store: ox.Store, graph: ox.NamedNode, chunk: int) -> int:
+    """Empty ``graph`` in transactions of at most ``chunk`` quads; return how many it held."""
+    held = _count(store, graph)
+    while next(store.quads_for_pattern(None, None, None, graph), None) is not None:
+        store.update(
+            f"DELETE {{ GRAPH {graph} {{ ?s ?p ?o }} }}"
+            f" WHERE {{ {{ SELECT ?s ?p ?o WHERE {{ GRAPH {graph} {{ ?s ?p ?o }} }}"
+            f" LIMIT {chunk} }} }}"
+        )
+    return held
 
 
 def _count(store: ox.Store, graph: ox.NamedNode) -> int:
@@ -697,11 +738,11 @@ def _clashes_of(store: ox.Store, rules: Rules, nodes: Iterable[object] | None) -
             members[b].add(a)
         for a, others in members.items():
             for q in store.quads_for_pattern(None, TYPE, a, None):
-                if q.graph_name in (_LOAD, _STAGING):
+                if q.graph_name in (_LOAD,):
                     continue
                 for b in others:
                     if any(
-                        g.graph_name not in (_LOAD, _STAGING)
+                        g.graph_name not in (_LOAD,)
                         for g in store.quads_for_pattern(q.subject, TYPE, b, None)
                     ):
                         found.add((q.subject, *sorted((a, b), key=str)))
@@ -710,7 +751,7 @@ def _clashes_of(store: ox.Store, rules: Rules, nodes: Iterable[object] | None) -
             types = {
                 q.object
                 for q in store.quads_for_pattern(n, TYPE, None, None)
-                if q.graph_name not in (_LOAD, _STAGING)
+                if q.graph_name not in (_LOAD,)
             }
             for pair in pairs:
                 if pair <= types:
