@@ -118,7 +118,9 @@ class MetricsMiddleware:
             if message["type"] == "http.response.start":
                 status = message["status"]
                 headers = MutableHeaders(scope=message)
-                headers.add_vary_header("Accept")  # every representation here is negotiated
+                vary = {v.strip().lower() for v in headers.get("vary", "").split(",")}
+                if "accept" not in vary:
+                    headers.add_vary_header("Accept")  # every representation here is negotiated
             await send(message)
 
         try:
