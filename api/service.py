@@ -48,8 +48,14 @@ def describe_service(
     federated: bool,
     default_triples: int,
     named: dict[str, int],
+    dataset_iri: str | None = None,
+    void_iri: str | None = None,
 ) -> Graph:
-    """The service description graph of the endpoint at ``endpoint_iri``."""
+    """The service description graph of the endpoint at ``endpoint_iri``.
+
+    With ``dataset_iri``, the default dataset is that IRI (else a blank node); with
+    ``void_iri``, it is ``rdfs:seeAlso`` its VoID description there.
+    """
     g = Graph()
     g.bind("sd", SD)
     g.bind("void", VOID)
@@ -85,8 +91,10 @@ def describe_service(
             ),
         )
     )
-    dataset = BNode("defaultDataset")
+    dataset = URIRef(dataset_iri) if dataset_iri else BNode("defaultDataset")
     g.add((service, SD.defaultDataset, dataset))
+    if void_iri:
+        g.add((dataset, RDFS.seeAlso, URIRef(void_iri)))
     g.add((dataset, RDF.type, SD.Dataset))
     g.add((dataset, RDF.type, VOID.Dataset))
     g.add((dataset, VOID.sparqlEndpoint, URIRef(endpoint_iri)))
@@ -114,6 +122,8 @@ async def service_description(request: Request, endpoint: Endpoint, settings: Se
         accept = by_name(named_format, True) or "x-unknown/x-unknown"
     media = choose_or_406(accept, list(GRAPH_OFFERS), "the service description")
     fmt = GRAPH_OFFERS[media]
+    from api.void import DATASET_IRI, PATH  # api.void imports this module
+
     counts = await endpoint.counts(settings.query_timeout)
     graph = describe_service(
         str(request.url.replace(query="", fragment="")).rstrip("?"),
@@ -121,6 +131,8 @@ async def service_description(request: Request, endpoint: Endpoint, settings: Se
         federated=bool(settings.service_allowlist),
         default_triples=counts.default_graph,
         named=counts.named_graphs,
+        dataset_iri=DATASET_IRI,
+        void_iri=str(request.base_url).rstrip("/") + PATH,
     )
     if fmt.is_dataset:
         ds = Dataset()
