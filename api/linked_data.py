@@ -182,7 +182,7 @@ def _as_of(request: Request) -> dt.date | None:
 
 
 # ---------------------------------------------------------------- things -> documents
-@router.get("/id/{path:path}")
+@router.api_route("/id/{path:path}", methods=["GET", "HEAD"])
 async def thing(path: str, request: Request, endpoint: EndpointDep, settings: SettingsDep):
     iri = entity_iri(settings, path)
     suffix = _suffix_for(request, "an entity's document")
@@ -193,13 +193,13 @@ async def thing(path: str, request: Request, endpoint: EndpointDep, settings: Se
     return _see_other(f"/doc/{quote(path, safe='/-._~')}.{suffix}" + (f"?{query}" if query else ""))
 
 
-@router.get("/ontology")
+@router.api_route("/ontology", methods=["GET", "HEAD"])
 async def ontology(request: Request):
     suffix = _suffix_for(request, "the ontology")
     return _see_other(f"/doc/ontology.{suffix}")
 
 
-@router.get("/graph/{path:path}")
+@router.api_route("/graph/{path:path}", methods=["GET", "HEAD"])
 async def named_graph(path: str, settings: SettingsDep):
     iri = settings.public_base + "graph/" + path
     return _see_other("/store?" + urlencode({"graph": iri}))
@@ -213,14 +213,14 @@ def _split_suffix(path: str) -> tuple[str, str | None]:
     return path, None
 
 
-@router.get("/doc/ontology/{term}")
+@router.api_route("/doc/ontology/{term}", methods=["GET", "HEAD"])
 async def term_document(term: str, request: Request, endpoint: EndpointDep, settings: SettingsDep):
     name, suffix = _split_suffix(term)
     iri = settings.public_base + "ontology#" + name
     return await _document(request, endpoint, settings, iri, f"/doc/ontology/{name}", suffix)
 
 
-@router.get("/doc/{path:path}")
+@router.api_route("/doc/{path:path}", methods=["GET", "HEAD"])
 async def document(path: str, request: Request, endpoint: EndpointDep, settings: SettingsDep):
     stem, suffix = _split_suffix(path)
     if stem == "ontology":

@@ -46,6 +46,14 @@ def test_an_entity_iri_redirects_to_the_document_in_the_format_asked_for(
         assert quotes, "the document carries the evidence of the statements"
 
 
+def test_head_requests_are_answered_like_get(client: httpx.Client) -> None:
+    r = client.head("/id/turkey", headers={"Accept": "text/turtle"})
+    assert r.status_code == 303 and r.headers["location"] == "/doc/turkey.ttl"
+    r = client.head("/doc/turkey.ttl")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/turtle")
+    assert r.content == b""
+
+
 def test_a_browser_accept_header_gets_html_and_curl_gets_turtle(client: httpx.Client) -> None:
     browser = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
     assert (
