@@ -239,6 +239,11 @@ class OxigraphStore:
                 path.mkdir(parents=True, exist_ok=True)
                 self._store = ox.Store(str(path))
         except OSError as exc:
+            if "/LOCK" in str(exc):
+                raise StoreError(
+                    f"cannot open store at {path}: another process has it open (a running "
+                    "`kg serve`?); stop it, or use its SPARQL endpoint instead"
+                ) from exc
             raise StoreError(f"cannot open store at {path}: {exc}") from exc
         self.path = path
 

@@ -65,3 +65,31 @@ def test_stats_lists_graphs_and_classes(store_path: Path) -> None:
     out = runner.invoke(app, ["stats", "--store", str(store_path)])
     assert out.exit_code == 0
     assert "graph/derived" in out.stdout and "ontology#Event" in out.stdout
+
+
+def test_a_store_open_elsewhere_is_named_as_such(store_path: Path, tmp_path: Path) -> None:
+    import shutil
+    import subprocess
+    import sys
+
+    copy = tmp_path / "store"
+    shutil.copytree(store_path, copy)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, pyoxigraph; s = pyoxigraph.Store(sys.argv[1]); print('open', flush=True);"
+            " sys.stdin.read()",
+            str(copy),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "open"
+        out = runner.invoke(app, ["stats", "--store", str(copy)])
+        assert out.exit_code != 0
+        assert "another process has it open" in " ".join(out.output.split())
+    finally:
+        holder.communicate("", timeout=30)
