@@ -28,7 +28,13 @@ from kg._oxigraph import (
 from kg.derivation import DERIVATION_RULES, derivation_query
 from kg.errors import ValidationError
 from kg.manifest import DataFile, Manifest, read_manifest
-from kg.namespaces import DERIVED_GRAPH, GP, GRAPH, LOAD_GRAPH, NON_ASSERTED_GRAPHS
+from kg.namespaces import (
+    DERIVED_GRAPH,
+    GP,
+    INFERRED_GRAPH,
+    LOAD_GRAPH,
+    NON_ASSERTED_GRAPHS,
+)
 from kg.reasoning import InferenceStats, materialise
 from kg.store import GraphStore
 from kg.validation import Shapes, ValidationReport, load_shapes, validate_graph
@@ -110,8 +116,15 @@ def load_dataset(
     validation = validate_dataset(graphs, shapes)
     if not validation.conforms:
         raise ValidationError(validation)
-    # Graphs a previous load wrote that this manifest no longer lists are dropped too.
-    stale = [g for g in store.named_graphs() if g.startswith(str(GRAPH))]
+    # Graphs a previous load read from files that this manifest no longer lists are dropped
+    # too. Graphs written through the server (the change log, facts added through the API,
+    # Graph Store uploads) were committed by someone: a reload keeps them.
+    loaded_before = {str(q[0]) for q in store.match(None, DCTERMS.source, None, URIRef(LOAD_GRAPH))}
+    stale = [
+        g
+        for g in store.named_graphs()
+        if g in loaded_before or g in (DERIVED_GRAPH, LOAD_GRAPH, INFERRED_GRAPH)
+    ]
     store.replace_graphs(graphs, drop=stale)
     inference = None
     if isinstance(store, OxigraphStore):

@@ -108,3 +108,41 @@ def test_the_store_survives_reopening(project: Path, tmp_path: Path, shapes: Sha
     s.close()
     again = open_store(tmp_path / "store")
     assert again.count() == n
+
+
+def test_a_reload_drops_unlisted_files_but_keeps_what_was_written_through_the_server(
+    project: Path, shapes: Shapes
+) -> None:
+    import pyoxigraph as ox
+
+    from kg.namespaces import API_GRAPH, CHANGES_GRAPH
+
+    manifest = project / "data" / "manifest.toml"
+    original = manifest.read_text()
+    (project / "data" / "extra.ttl").write_text(
+        "<https://w3id.org/geokg/id/turkey> <http://www.w3.org/2004/02/skos/core#altLabel> "
+        '"Türkiye"@en .\n'
+    )
+    manifest.write_text(
+        original + '\n[[file]]\npath = "extra.ttl"\ngraph = "extra"\nkind = "registry"\n'
+    )
+    store = open_store(None)
+    load_dataset(store, project, shapes=shapes)
+    assert graph_iri("extra") in store.named_graphs()
+    # a write through the server: a change record and a graph uploaded by a user
+    for graph in (CHANGES_GRAPH, API_GRAPH, graph_iri("uploads/mine")):
+        store.raw.add(
+            ox.Quad(
+                ox.NamedNode("https://w3id.org/geokg/id/x"),
+                ox.NamedNode("http://www.w3.org/2000/01/rdf-schema#label"),
+                ox.Literal("kept"),
+                ox.NamedNode(graph),
+            )
+        )
+    # the next load's manifest no longer lists the extra file
+    manifest.write_text(original)
+    (project / "data" / "extra.ttl").unlink()
+    load_dataset(store, project, shapes=shapes)
+    graphs = store.named_graphs()
+    assert graph_iri("extra") not in graphs
+    assert {CHANGES_GRAPH, API_GRAPH, graph_iri("uploads/mine")} <= set(graphs)
