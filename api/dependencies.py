@@ -28,23 +28,29 @@ EndpointDep = Annotated[Endpoint, Depends(get_endpoint)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
-def require_writer(request: Request, settings: Settings) -> None:
-    """Writes need the configured bearer token; without a configured token there are none.
+def require_writer(request: Request, settings: Settings) -> str:
+    """The name of the writer whose bearer token the request carries, or a 401/403 problem.
 
-    Only the Authorization header counts (no cookies, no form fields), so a form posted
-    from another site can never write.
+    Writes need a configured token (``write_token``, whose writer is ``editor``, or one
+    of ``write_tokens``); without one there are none. The token is compared with every
+    writer's in constant time. Only the Authorization header counts (no cookies, no
+    form fields), so a form posted from another site can never write.
     """
-    if not settings.writes_enabled:
+    writers = settings.writers()
+    if not writers:
         raise Problem(
             403,
             "writes-disabled",
             "Writes are disabled",
             "this server is read-only; an operator enables writes by setting a write token",
         )
-    assert settings.write_token is not None
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    expected = settings.write_token.get_secret_value().encode()
-    if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), expected):
+    given = token.strip().encode()
+    found = None
+    for name, expected in writers:  # no early exit: the time does not tell which matched
+        if hmac.compare_digest(given, expected) and found is None:
+            found = name
+    if scheme.lower() != "bearer" or found is None:
         raise Problem(
             401,
             "unauthorized",
@@ -52,3 +58,4 @@ def require_writer(request: Request, settings: Settings) -> None:
             "send Authorization: Bearer <token> to write",
             headers={"WWW-Authenticate": 'Bearer realm="geokg"'},
         )
+    return found

@@ -58,16 +58,19 @@ def _target(request: Request, *, required: bool = True) -> tuple[bool, str | Non
     return False, None
 
 
-def _write_target(request: Request, settings: Settings, *, required: bool = True) -> str | None:
-    """The named graph a write goes to (None: POST to the store itself, a new graph).
+def _write_target(
+    request: Request, settings: Settings, *, required: bool = True
+) -> tuple[str, str | None]:
+    """The writer's name and the named graph a write goes to (None: POST to the store
+    itself, a new graph).
 
-    The caller must hold the write token; the default graph cannot be written.
+    The caller must hold a write token; the default graph cannot be written.
     """
-    require_writer(request, settings)
+    agent = require_writer(request, settings)
     default, iri = _target(request, required=required)
     if default:
         raise _refuse_default_write()
-    return iri
+    return agent, iri
 
 
 def _refuse_default_write() -> Problem:
@@ -114,21 +117,21 @@ async def _parsed_body(request: Request, iri: str, limit: int):
 
 @router.put("/store", summary="Replace a graph")
 async def put_graph(request: Request, endpoint: EndpointDep, settings: SettingsDep) -> Response:
-    iri = _write_target(request, settings)
+    agent, iri = _write_target(request, settings)
     assert iri is not None
     parsed = await _parsed_body(request, iri, settings.max_body_bytes)
-    result = await endpoint.replace_graph(iri, parsed)
+    result = await endpoint.replace_graph(iri, parsed, agent=agent)
     return write_summary(result, 201 if result.created else 204)
 
 
 @router.post("/store", summary="Add to a graph, or create a new graph")
 async def post_graph(request: Request, endpoint: EndpointDep, settings: SettingsDep) -> Response:
-    iri = _write_target(request, settings, required=False)
+    agent, iri = _write_target(request, settings, required=False)
     new_graph = iri is None
     if new_graph:
         iri = str(GRAPH[f"user/{uuid.uuid4()}"])
     parsed = await _parsed_body(request, iri, settings.max_body_bytes)
-    result = await endpoint.add_to_graph(iri, parsed)
+    result = await endpoint.add_to_graph(iri, parsed, agent=agent)
     if new_graph:
         response = write_summary(result, 201)
         response.headers["Location"] = f"{request.url.path}?graph={quote(iri, safe='')}"
@@ -138,9 +141,9 @@ async def post_graph(request: Request, endpoint: EndpointDep, settings: Settings
 
 @router.delete("/store", summary="Delete a graph")
 async def delete_graph(request: Request, endpoint: EndpointDep, settings: SettingsDep) -> Response:
-    iri = _write_target(request, settings)
+    agent, iri = _write_target(request, settings)
     assert iri is not None
-    result = await endpoint.delete_graph(iri)
+    result = await endpoint.delete_graph(iri, agent=agent)
     if result is None:
         raise Problem(404, "not-found", "No such graph", f"the store holds no graph <{iri}>")
     return write_summary(result, 204)

@@ -144,7 +144,7 @@ class ReaderSet:
     def _spawn(self, index: int) -> _Reader:
         self.state.clear(index)
         fd = self._listener.fileno()
-        settings_json = self._settings.model_dump_json(exclude={"write_token"})
+        settings_json = self._settings.model_dump_json(exclude={"write_token", "write_tokens"})
         env = {k: v for k, v in os.environ.items() if not k.startswith("KG_")}
         env["GEOKG_READER_SETTINGS"] = settings_json
         # libuv accepts one connection per wake-up, so idle readers share new connections.

@@ -101,7 +101,7 @@ async def _run_update(
     update: str,
     params: dict[str, list[str]],
 ) -> Response:
-    require_writer(request, settings)
+    agent = require_writer(request, settings)
     if not update.strip():
         raise Problem(400, "malformed-request", "Empty update", "the update is empty")
     info = inspect_update(update)
@@ -115,5 +115,7 @@ async def _run_update(
     check_services(info.services, settings)
     using = tuple(params.get("using-graph-uri", ()))
     using_named = tuple(params.get("using-named-graph-uri", ()))
-    result = await endpoint.update(update, timeout_of(params, settings), using, using_named)
+    result = await endpoint.update(
+        update, timeout_of(params, settings), using, using_named, agent=agent
+    )
     return write_summary(result)

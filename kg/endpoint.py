@@ -4,7 +4,9 @@ An :class:`Endpoint` owns the writable store, its read-only snapshots and the wo
 pool. Reads run in workers over the current snapshot. Writes run one at a time: the
 change is computed (an update is evaluated in a worker, under the time limit), passes
 the SHACL gate, is applied in one transaction, and a new snapshot makes it visible to
-the next reads. A rejected write leaves the store exactly as it was.
+the next reads. A rejected write leaves the store exactly as it was. A write made for
+a named writer (``agent``) is recorded in the changes graph in the same transaction
+(:mod:`kg.changes`).
 
 The HTTP layer (``api/``) only translates requests to these calls.
 """
@@ -12,18 +14,22 @@ The HTTP layer (``api/``) only translates requests to these calls.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from rdflib import URIRef
 
 from kg import reasoning
 from kg._oxigraph import OxigraphStore, ParsedGraph, QueryOutput
+from kg.changes import ChangeRecord
 from kg.errors import WriteRefused
 from kg.formats import RdfFormat, ResultFormat
-from kg.pool import GraphJob, QueryJob, Snapshots, WorkerPool
+from kg.pool import GraphJob, Job, QueryJob, Snapshots, WorkerPool
 from kg.updates import UpdateJob
 from kg.validation import Change, Shapes, ValidationReport, load_shapes
 from kg.writes import apply_change
@@ -39,6 +45,7 @@ class WriteResult:
     removed: int
     report: ValidationReport
     created: bool = False  # a named graph that held nothing now holds triples
+    change: str | None = None  # the IRI of the write's record in the changes graph
 
 
 @dataclass(frozen=True)
@@ -100,6 +107,11 @@ class Endpoint:
             self._store = None
 
     @property
+    def root(self) -> Path:
+        """The project folder (ontology, shapes)."""
+        return self._root
+
+    @property
     def ready(self) -> bool:
         return self._store is not None and self.pool is not None and self.pool.alive > 0
 
@@ -120,6 +132,11 @@ class Endpoint:
 
     # -- reads
     async def query(self, job: QueryJob, timeout: float) -> QueryOutput:
+        assert self.pool is not None
+        return await self.pool.run(job, timeout)
+
+    async def read(self, job: Job, timeout: float) -> Any:
+        """Any read job (see :mod:`kg.resources`) in a worker, over the current snapshot."""
         assert self.pool is not None
         return await self.pool.run(job, timeout)
 
@@ -157,52 +174,117 @@ class Endpoint:
         timeout: float,
         using: tuple[str, ...] = (),
         using_named: tuple[str, ...] = (),
+        *,
+        agent: str | None = None,
     ) -> WriteResult:
-        """Evaluate a SPARQL update to a change, validate it and apply it, or raise."""
+        """Evaluate a SPARQL update to a change, validate it and apply it, or raise.
+
+        Here and in every write below, ``agent`` names the writer: the write is then
+        recorded in the changes graph (without one, it is not).
+        """
         assert self.pool is not None
         async with self._write_lock:
+            record = _record(agent, "sparql-update")
             change = await self.pool.run(UpdateJob(sparql, using, using_named), timeout)
-            return await self._commit(change)
+            return await self._commit(change, record)
 
-    async def replace_graph(self, graph_iri: str, parsed: ParsedGraph) -> WriteResult:
+    async def replace_graph(
+        self, graph_iri: str, parsed: ParsedGraph, *, agent: str | None = None
+    ) -> WriteResult:
         """Graph Store PUT: the graph holds exactly the parsed triples afterwards."""
         async with self._write_lock:
+            record = _record(agent, "graph-store-put")
             old = await asyncio.to_thread(self._graph_quads, graph_iri)
             g = URIRef(graph_iri)
             new = {(s, p, o, g) for s, p, o in parsed.to_rdflib()}
-            result = await self._commit(Change.of(new - old, old - new))
-            return WriteResult(result.added, result.removed, result.report, created=not old)
+            result = await self._commit(Change.of(new - old, old - new), record)
+            return dataclasses.replace(result, created=not old)
 
-    async def add_to_graph(self, graph_iri: str, parsed: ParsedGraph) -> WriteResult:
+    async def add_to_graph(
+        self, graph_iri: str, parsed: ParsedGraph, *, agent: str | None = None
+    ) -> WriteResult:
         """Graph Store POST: the parsed triples are merged into the graph."""
         async with self._write_lock:
+            record = _record(agent, "graph-store-post")
             old = await asyncio.to_thread(self._graph_quads, graph_iri)
             g = URIRef(graph_iri)
             new = {(s, p, o, g) for s, p, o in parsed.to_rdflib()}
-            result = await self._commit(Change.of(new - old))
-            return WriteResult(result.added, result.removed, result.report, created=not old)
+            result = await self._commit(Change.of(new - old), record)
+            return dataclasses.replace(result, created=not old)
 
-    async def delete_graph(self, graph_iri: str) -> WriteResult | None:
+    async def delete_graph(self, graph_iri: str, *, agent: str | None = None) -> WriteResult | None:
         """Graph Store DELETE; None if the graph holds nothing."""
         async with self._write_lock:
+            record = _record(agent, "graph-store-delete")
             old = await asyncio.to_thread(self._graph_quads, graph_iri)
             if not old:
                 return None
-            return await self._commit(Change.of(remove=old))
+            return await self._commit(Change.of(remove=old), record)
+
+    async def write(
+        self, change: Change, *, agent: str, kind: str, generated: Iterable[str] = ()
+    ) -> WriteResult:
+        """Validate and apply a change built by the caller, recorded as ``kind``.
+
+        ``generated`` names the resources the change creates (for the record).
+        """
+        async with self._write_lock:
+            record = ChangeRecord(agent, kind, generated=tuple(generated))
+            return await self._commit(change, record)
+
+    async def retract(
+        self, node_iri: str, graph_iri: str, *, agent: str, kind: str
+    ) -> WriteResult | None:
+        """Remove a node and the nodes it owns from one graph; None if it has no triples there.
+
+        The nodes a node owns are those whose IRI extends the node's with ``/`` (its
+        evidence, their selectors...) and that it reaches in the graph. The record says
+        the write invalidated the node.
+        """
+        async with self._write_lock:
+            record = ChangeRecord(agent, kind, invalidated=(node_iri,))
+            quads = await asyncio.to_thread(self._owned_quads, node_iri, graph_iri)
+            if not quads:
+                return None
+            return await self._commit(Change.of(remove=quads), record)
+
+    def _owned_quads(self, node_iri: str, graph_iri: str) -> set[tuple]:
+        assert self._store is not None
+        g, prefix = URIRef(graph_iri), node_iri + "/"
+        found: set[tuple] = set()
+        todo, seen = [URIRef(node_iri)], set()
+        while todo:
+            node = todo.pop()
+            if node in seen:
+                continue
+            seen.add(node)
+            for q in self._store.match(node, None, None, g):
+                found.add(q)
+                if isinstance(q[2], URIRef) and str(q[2]).startswith(prefix):
+                    todo.append(q[2])
+        return found
 
     def _graph_quads(self, graph_iri: str) -> set[tuple]:
         assert self._store is not None
         return set(self._store.match(None, None, None, URIRef(graph_iri)))
 
-    async def _commit(self, change: Change) -> WriteResult:
+    async def _commit(self, change: Change, record: ChangeRecord | None = None) -> WriteResult:
+        """Apply a change through the gate, with its record if any (an empty one: nothing)."""
         assert self._store is not None and self._shapes is not None
         assert self._snapshots is not None
         if not change:
             report = ValidationReport((), frozenset())
             return WriteResult(0, 0, report)
         try:
-            report = await asyncio.to_thread(apply_change, self._store, change, self._shapes)
+            report = await asyncio.to_thread(
+                apply_change, self._store, change, self._shapes, record
+            )
         except ValueError as exc:
             raise WriteRefused(str(exc)) from exc
         await asyncio.to_thread(self._snapshots.refresh)
-        return WriteResult(len(change.add), len(change.remove), report)
+        iri = record.iri if record is not None else None
+        return WriteResult(len(change.add), len(change.remove), report, change=iri)
+
+
+def _record(agent: str | None, kind: str) -> ChangeRecord | None:
+    return None if agent is None else ChangeRecord(agent, kind)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from rdflib import Namespace
 
 __all__ = [
+    "API_GRAPH",
+    "CHANGES_GRAPH",
     "DERIVED_GRAPH",
     "GP",
     "GPD",
@@ -33,8 +35,13 @@ DERIVED_GRAPH = str(GRAPH["derived"])
 LOAD_GRAPH = str(GRAPH["load"])
 #: Named graph holding the triples an OWL reasoner infers.
 INFERRED_GRAPH = str(GRAPH["inferred"])
-#: Graphs computed from the others: never validated, never written by users.
-NON_ASSERTED_GRAPHS = frozenset({DERIVED_GRAPH, LOAD_GRAPH, INFERRED_GRAPH})
+#: Named graph logging every write made through the server (who, when, what): PROV records.
+CHANGES_GRAPH = str(GRAPH["changes"])
+#: Named graph of the facts added through the REST API (``POST /api/v1/facts``).
+API_GRAPH = str(GRAPH["api"])
+#: Graphs computed from the others or kept by the server itself: never validated, never
+#: written by users, never read by the reasoner.
+NON_ASSERTED_GRAPHS = frozenset({DERIVED_GRAPH, LOAD_GRAPH, INFERRED_GRAPH, CHANGES_GRAPH})
 
 PREFIXES: dict[str, str] = {
     "gp": str(GP),

@@ -51,7 +51,7 @@ from dataclasses import dataclass, field
 
 import pyoxigraph as ox
 
-from kg.namespaces import GP, INFERRED_GRAPH, LOAD_GRAPH, ONTOLOGY_GRAPH
+from kg.namespaces import CHANGES_GRAPH, GP, INFERRED_GRAPH, LOAD_GRAPH, ONTOLOGY_GRAPH
 
 __all__ = [
     "Derivation",
@@ -90,7 +90,7 @@ _LITERAL = ox.NamedNode(_RDFS + "Literal")
 _INFERRED = ox.NamedNode(INFERRED_GRAPH)
 _LOAD = ox.NamedNode(LOAD_GRAPH)
 _ONTOLOGY = ox.NamedNode(ONTOLOGY_GRAPH)
-_NOT_INPUT = frozenset({_INFERRED, _LOAD})
+_NOT_INPUT = frozenset({_INFERRED, _LOAD, ox.NamedNode(CHANGES_GRAPH)})
 
 _PENDING = ox.NamedNode(str(GP.inferencePending))
 _RULES_DIGEST = ox.NamedNode(str(GP.inferenceRules))

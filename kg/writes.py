@@ -6,7 +6,9 @@ rejected whole with the report (:class:`~kg.errors.ValidationError`) and nothing
 written. Otherwise the change and the refresh of the derived graph run as one SPARQL
 Update, which the store applies in one transaction. Warnings are returned, not raised.
 
-Writes to the graphs the server computes (derived, inferred, load) are refused.
+Writes to the graphs the server computes (derived, inferred, load, changes) are refused.
+A write may carry the record of who made it (:class:`kg.changes.ChangeRecord`): the
+record goes to the changes graph in the same request, so in the same transaction.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import time
 
 from kg import reasoning
 from kg._oxigraph import OxigraphStore, _to_ox
+from kg.changes import ChangeRecord
 from kg.derivation import derivation_update
 from kg.errors import ValidationError
 from kg.namespaces import NON_ASSERTED_GRAPHS
@@ -30,8 +33,13 @@ log = logging.getLogger("geokg.writes")
 last_inference: list[reasoning.InferenceStats] = []
 
 
-def apply_change(store: GraphStore, change: Change, shapes: Shapes) -> ValidationReport:
+def apply_change(
+    store: GraphStore, change: Change, shapes: Shapes, record: ChangeRecord | None = None
+) -> ValidationReport:
     """Validate ``change`` and, if it conforms, apply it atomically; return the report.
+
+    With a ``record``, the change's record is written to the changes graph in the same
+    transaction as the change (a rejected change records nothing).
 
     Raises :class:`ValidationError` (nothing written) if the change violates a shape, and
     :class:`ValueError` if it writes to a computed graph. After the write, the inferred
@@ -47,6 +55,8 @@ def apply_change(store: GraphStore, change: Change, shapes: Shapes) -> Validatio
         raise ValidationError(report)
     graphs = set(validated_graphs(store)) | {str(q[3]) for q in change.add}
     then = derivation_update(graphs, with_prologue=False)
+    if record is not None:
+        then += " ;\n" + record.update(change)
     if not isinstance(store, OxigraphStore):
         store.apply_change(change.add, change.remove, then=then)
         return report
