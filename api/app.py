@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from api import graph_store, linked_data, ops, rest, rest_writes, sparql, void
-from api.problems import install_problem_handlers
+from api.problems import document_problems, install_problem_handlers
 from api.readers import ReaderSet, SharedState
 from api.settings import Settings
 from kg.endpoint import Endpoint
@@ -106,6 +106,7 @@ def create_app(settings: Settings, front: Front | None = None) -> FastAPI:
     app.include_router(rest_writes.router)
     app.include_router(linked_data.router)
     app.include_router(void.router)
+    document_problems(app)
     return app
 
 

@@ -186,6 +186,8 @@ def _as_of(request: Request) -> dt.date | None:
 async def thing(path: str, request: Request, endpoint: EndpointDep, settings: SettingsDep):
     iri = entity_iri(settings, path)
     suffix = _suffix_for(request, "an entity's document")
+    if not resources.is_iri(iri):
+        raise _not_found(repr(path))
     found = await endpoint.read(resources.Exists(iri), settings.query_timeout)
     if not found:
         raise _not_found(iri)
@@ -240,6 +242,8 @@ async def _document(
     negotiated = suffix is None
     if suffix is None:
         suffix = _suffix_for(request, "an entity's document")
+    if not resources.is_iri(iri):
+        raise _not_found(repr(doc_path))
     as_of = _as_of(request)
     headers = dict(_VARY)
     if negotiated:

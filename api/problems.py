@@ -135,6 +135,65 @@ def problem_from_error(exc: KGError) -> Problem:
     return Problem(500, "internal-error", "Internal error", "an unexpected error happened")
 
 
+_PROBLEM_SCHEMA = {
+    "type": "object",
+    "description": "An RFC 9457 problem.",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+    },
+}
+_GET_ERRORS = {
+    "400": "Invalid parameters",
+    "404": "Not found",
+    "406": "No acceptable format",
+    "503": "Time limit reached or server busy",
+}
+
+
+def document_problems(app: FastAPI) -> None:
+    """Describe the error answers in the OpenAPI document as they are sent: problem bodies.
+
+    FastAPI documents a 422 validation error for every operation with parameters; this
+    server answers invalid parameters with a 400 problem instead (a 422 only for a body
+    that breaks the SHACL shapes or the request model), so a GET's 422 is replaced.
+    """
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = build()
+        schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = _PROBLEM_SCHEMA
+        ref = {"$ref": "#/components/schemas/Problem"}
+        for operations in schema.get("paths", {}).values():
+            for method, op in operations.items():
+                responses = op.setdefault("responses", {})
+                if method in ("get", "head"):
+                    responses.pop("422", None)
+                    errors = dict(_GET_ERRORS)
+                else:
+                    errors = {"400": "Invalid request", "401": "No valid token", **_GET_ERRORS}
+                for status, text in errors.items():
+                    responses.setdefault(
+                        status,
+                        {"description": text, "content": {MEDIA_TYPE: {"schema": ref}}},
+                    )
+                for status, answer in responses.items():
+                    if status.startswith(("4", "5")) and "content" in answer:
+                        content = answer["content"]
+                        if "application/json" in content and MEDIA_TYPE not in content:
+                            content[MEDIA_TYPE] = {"schema": ref}
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> JSONResponse:

@@ -222,13 +222,19 @@ def _iri_or_id(value: str, name: str, settings: Settings) -> str:
     if ":" in value:
         scheme, _, rest = value.partition(":")
         if scheme in PREFIXES and not rest.startswith("//"):
-            return PREFIXES[scheme] + rest  # a prefixed name such as gp:Meeting
+            return _checked(PREFIXES[scheme] + rest, name)  # a prefixed name such as gp:Meeting
         if scheme.isascii() and scheme[:1].isalpha() and rest.startswith("//"):
-            return value
+            return _checked(value, name)
         raise Problem(
             400, "invalid-parameters", "Invalid parameters", f"{name}: not an IRI or id: {value!r}"
         )
-    return settings.public_base + "id/" + value
+    return _checked(settings.public_base + "id/" + value, name)
+
+
+def _checked(iri: str, name: str) -> str:
+    if not resources.is_iri(iri):
+        raise Problem(400, "invalid-parameters", "Invalid parameters", f"{name}: not a valid IRI")
+    return iri
 
 
 async def _read(request: Request, job: Any) -> Any:
@@ -316,6 +322,8 @@ def _popolo(entity: dict[str, Any]) -> list[dict[str, Any]]:
 async def _entity(request: Request, ident: str, as_of: str | None, kind: str | None) -> Any:
     settings: Settings = await get_settings(request)
     iri = settings.public_base + "id/" + ident
+    if not resources.is_iri(iri):
+        raise Problem(404, "not-found", "Not found", f"no entity with id {ident!r}")
     day = _date(as_of, "as_of")
     entity = await _read(request, resources.Describe(iri, day))
     if entity is None:
@@ -472,7 +480,7 @@ async def explain(
     p: str = Query(max_length=2000, description="predicate: an IRI or a prefixed name ('a')"),
     o: str | None = Query(None, max_length=2000, description="object, if a resource"),
     literal: str | None = Query(None, max_length=10_000, description="object, if a literal"),
-    datatype: str | None = Query(None, max_length=2000),
+    datatype: str | None = Query(None, min_length=1, max_length=2000),
     lang: str | None = Query(None, max_length=35, pattern=r"^[A-Za-z]{1,8}(-[A-Za-z0-9]{1,8})*$"),
 ):
     settings: Settings = await get_settings(request)
@@ -493,6 +501,15 @@ async def explain(
     return _respond(request, tree, "")
 
 
-@router.get("/context.jsonld", tags=["meta"], summary="The JSON-LD context of the API")
-async def context() -> JSONResponse:
-    return JSONResponse({"@context": CONTEXT}, media_type="application/ld+json")
+class JSONLDResponse(JSONResponse):
+    media_type = "application/ld+json"
+
+
+@router.get(
+    "/context.jsonld",
+    tags=["meta"],
+    summary="The JSON-LD context of the API",
+    response_class=JSONLDResponse,
+)
+async def context() -> JSONLDResponse:
+    return JSONLDResponse({"@context": CONTEXT})

@@ -62,6 +62,7 @@ __all__ = [
     "Kind",
     "ListKind",
     "Search",
+    "is_iri",
     "local_id",
     "normalise",
 ]
@@ -118,6 +119,17 @@ _APART = {
 
 
 # ---------------------------------------------------------------- terms
+def is_iri(text: str) -> bool:
+    """True if ``text`` is an absolute IRI the store accepts (RFC 3987, as Oxigraph checks)."""
+    if not text or any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in text):
+        return False
+    try:
+        ox.NamedNode(text)
+    except ValueError:
+        return False
+    return True
+
+
 def local_id(iri: str) -> str | None:
     """The id of an entity IRI in the data namespace (``turkey`` for ``gpd:turkey``)."""
     base = str(GPD)
@@ -687,7 +699,8 @@ _PARTICIPANT = Filter(
     doc="an agent taking part (IRI or id)",
 )
 _PLACE = Filter(
-    f"?item {_gp('place')} ?p . {{ BIND(?p AS ?value) }} UNION {{ ?p {_gp('locatedIn')} ?value }}",
+    f"{{ ?item {_gp('place')} ?value }} UNION "
+    f"{{ ?item {_gp('place')} ?p . ?p {_gp('locatedIn')} ?value }}",
     doc="a place, or a place it lies in",
 )
 _FROM = Filter(
@@ -777,8 +790,9 @@ KINDS: dict[str, Kind] = {
                     doc="a party (opposing or participating)",
                 ),
                 "area": Filter(
-                    f"?item {_gp('conflictArea')} ?a . {{ BIND(?a AS ?value) }} UNION "
-                    f"{{ ?a {_gp('locatedIn')} ?value }}"
+                    f"{{ ?item {_gp('conflictArea')} ?value }} UNION "
+                    f"{{ ?item {_gp('conflictArea')} ?a . ?a {_gp('locatedIn')} ?value }}",
+                    doc="a place fought over, or a place it lies in",
                 ),
             },
             ("conflictArea", "partOfConflict"),
