@@ -300,6 +300,8 @@ async def home(request: Request):
 @router.get("/search", response_class=HTMLResponse)
 async def search_page(request: Request, endpoint: EndpointDep, settings: SettingsDep):
     q = (request.query_params.get("q") or "").strip()
+    if len(q) > 200:
+        raise Problem(400, "invalid-parameters", "Invalid parameters", "q: at most 200 characters")
     if not resources.normalise(q):
         page: dict[str, Any] = {"q": q, "total": 0, "items": []}
     else:

@@ -29,6 +29,7 @@ from kg.pool import PoolBusy, QueryTimeout, WorkerCrashed
 __all__ = [
     "MEDIA_TYPE",
     "PROBLEMS",
+    "PROBLEM_SCHEMA",
     "Problem",
     "install_problem_handlers",
     "problem_body",
@@ -135,7 +136,7 @@ def problem_from_error(exc: KGError) -> Problem:
     return Problem(500, "internal-error", "Internal error", "an unexpected error happened")
 
 
-_PROBLEM_SCHEMA = {
+PROBLEM_SCHEMA = {
     "type": "object",
     "description": "An RFC 9457 problem.",
     "required": ["type", "title", "status", "detail"],
@@ -168,7 +169,7 @@ def document_problems(app: FastAPI) -> None:
         if app.openapi_schema is not None:
             return app.openapi_schema
         schema = build()
-        schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = _PROBLEM_SCHEMA
+        schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
         ref = {"$ref": "#/components/schemas/Problem"}
         for operations in schema.get("paths", {}).values():
             for method, op in operations.items():

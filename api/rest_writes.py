@@ -28,7 +28,7 @@ from rdflib import Literal as RdfLiteral
 from rdflib import URIRef
 
 from api.dependencies import EndpointDep, SettingsDep, require_writer
-from api.problems import Problem
+from api.problems import PROBLEM_SCHEMA, Problem
 from api.sparql import read_body
 from api.writes import CHANGE_HEADER, warnings_of
 from kg.changes import AGENT_NAME, CHANGE_BASE, ChangeJob, ChangeListJob
@@ -303,17 +303,6 @@ class ChangePage(BaseModel):
     next: str | None = Field(description="The next page, or null on the last one.")
 
 
-_PROBLEM_SCHEMA = {
-    "type": "object",
-    "required": ["type", "title", "status", "detail"],
-    "properties": {
-        "type": {"type": "string"},
-        "title": {"type": "string"},
-        "status": {"type": "integer"},
-        "detail": {"type": "string"},
-        "instance": {"type": "string"},
-    },
-}
 _PROBLEM_TEXT = {
     400: "Malformed request or invalid parameters.",
     401: "No valid bearer token.",
@@ -330,7 +319,7 @@ def _problems(*codes: int) -> dict[int | str, dict[str, Any]]:
     return {
         code: {
             "description": _PROBLEM_TEXT[code],
-            "content": {"application/problem+json": {"schema": _PROBLEM_SCHEMA}},
+            "content": {"application/problem+json": {"schema": PROBLEM_SCHEMA}},
         }
         for code in codes
     }

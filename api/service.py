@@ -134,11 +134,14 @@ async def service_description(request: Request, endpoint: Endpoint, settings: Se
         dataset_iri=DATASET_IRI,
         void_iri=str(request.base_url).rstrip("/") + PATH,
     )
+    return Response(serialise(graph, fmt), media_type=fmt.media_type)
+
+
+def serialise(graph: Graph, fmt: RdfFormat) -> str:
+    """``graph`` in ``fmt``; a dataset format holds it as the default graph."""
     if fmt.is_dataset:
         ds = Dataset()
         for t in graph:
             ds.add(t)
-        body = ds.serialize(format=_RDFLIB_NAMES[fmt])
-    else:
-        body = graph.serialize(format=_RDFLIB_NAMES[fmt])
-    return Response(body, media_type=fmt.media_type)
+        return ds.serialize(format=_RDFLIB_NAMES[fmt])
+    return graph.serialize(format=_RDFLIB_NAMES[fmt])

@@ -32,13 +32,13 @@ import json
 from dataclasses import dataclass, field
 
 from fastapi import APIRouter, Request, Response
-from rdflib import RDF, BNode, Dataset, Graph, Literal, URIRef
+from rdflib import RDF, BNode, Graph, Literal, URIRef
 from rdflib.namespace import DCTERMS, FOAF, PROV, RDFS, VANN, VOID, XSD
 
 from api.dependencies import EndpointDep, SettingsDep
 from api.formats import GRAPH_OFFERS, by_name
 from api.negotiation import choose_or_406
-from api.service import _RDFLIB_NAMES, FORMATS
+from api.service import FORMATS, serialise
 from kg.endpoint import Endpoint
 from kg.formats import ResultFormat
 from kg.namespaces import (
@@ -321,13 +321,7 @@ async def void_description(
     fmt = GRAPH_OFFERS[media]
     stats = await _statistics(request, endpoint).get(settings.query_timeout)
     graph = describe_dataset(str(request.base_url).rstrip("/"), stats)
-    if fmt.is_dataset:
-        ds = Dataset()
-        for t in graph:
-            ds.add(t)
-        body = ds.serialize(format=_RDFLIB_NAMES[fmt])
-    else:
-        body = graph.serialize(format=_RDFLIB_NAMES[fmt])
+    body = serialise(graph, fmt)
     if request.method == "HEAD":
         return Response(
             status_code=200,

@@ -164,6 +164,8 @@ def test_html_escapes_what_it_shows(client: httpx.Client) -> None:
     assert r.status_code == 200
     assert "<script>alert(1)</script>" not in r.text
     assert "&lt;script&gt;" in r.text
+    r = client.get("/search", params={"q": "x" * 201})
+    assert r.status_code == 400 and r.headers["content-type"] == "application/problem+json"
 
 
 def test_the_public_base_is_configurable() -> None:
