@@ -1,19 +1,30 @@
 # The two set-up commands of the README: `make run` and `make test`.
 PYTHON ?= python3
+NPM    ?= npm
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 STORE  ?= var/store
 
-.PHONY: install install-test run load test lint clean
+.PHONY: install install-test browser run load test lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-install: $(BIN)/python
+# The UI's libraries (YASGUI, vis-timeline, vis-network) from the npm registry, as pinned by
+# ui/package-lock.json; the server serves them itself (no CDN). npm writes the stamp file.
+UI_STAMP = ui/node_modules/.package-lock.json
+$(UI_STAMP): ui/package.json ui/package-lock.json
+	$(NPM) ci --prefix ui --no-audit --no-fund --ignore-scripts --loglevel=error
+
+install: $(BIN)/python $(UI_STAMP)
 	$(BIN)/pip install --quiet -e .
 
-install-test: $(BIN)/python
+# Debian's Chromium for the browser tests (installed if missing).
+browser:
+	scripts/ensure-chromium
+
+install-test: $(BIN)/python $(UI_STAMP) browser
 	$(BIN)/pip install --quiet -e '.[test]'
 
 load: install
@@ -31,4 +42,4 @@ lint: install-test
 	$(BIN)/ruff check kg api tests scripts
 
 clean:
-	rm -rf $(VENV) var
+	rm -rf $(VENV) var ui/node_modules

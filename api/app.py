@@ -13,7 +13,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from api import graph_store, linked_data, ops, rest, rest_writes, sparql, void
+from api import graph_store, linked_data, ops, rest, rest_views, rest_writes, sparql, ui, void
 from api.problems import document_problems, install_problem_handlers
 from api.readers import ReaderSet, SharedState
 from api.settings import Settings
@@ -103,9 +103,12 @@ def create_app(settings: Settings, front: Front | None = None) -> FastAPI:
     app.include_router(graph_store.router)
     app.include_router(ops.router)
     app.include_router(rest.router)
+    app.include_router(rest_views.router)
     app.include_router(rest_writes.router)
+    app.include_router(ui.router)
     app.include_router(linked_data.router)
     app.include_router(void.router)
+    ui.mount_assets(app, endpoint.root)
     document_problems(app)
     return app
 

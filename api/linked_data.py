@@ -131,6 +131,12 @@ def _href_filter(settings: Settings):  # type: ignore[no-untyped-def]
     return href
 
 
+def missing_assets(root: Path) -> list[str]:
+    from api.ui import missing_assets as missing
+
+    return missing(root)
+
+
 def render(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
     settings: Settings = request.app.state.settings
     env = templates.env
@@ -139,7 +145,13 @@ def render(request: Request, template: str, status: int = 200, **context: Any) -
     return templates.TemplateResponse(
         request,
         template,
-        {"nav_kinds": kinds, "date_names": DATE_NAMES, "explain_href": _explain_href, **context},
+        {
+            "nav_kinds": kinds,
+            "date_names": DATE_NAMES,
+            "explain_href": _explain_href,
+            "missing_assets": missing_assets(request.app.state.endpoint.root),
+            **context,
+        },
         status_code=status,
         headers=_VARY,
     )
@@ -292,9 +304,20 @@ async def _ontology_document(
 
 
 # ---------------------------------------------------------------- browsing pages
+_ENTRY = ("states", "persons", "weapon-systems", "agreements", "conflicts", "events")
+
+
 @router.get("/", response_class=HTMLResponse)
 async def home(request: Request):
-    return render(request, "home.html", kinds=list(resources.KINDS.values()))
+    from api.rest_views import overview_data
+
+    return render(
+        request,
+        "home.html",
+        kinds=list(resources.KINDS.values()),
+        entry_kinds=[resources.KINDS[k] for k in _ENTRY],
+        overview=await overview_data(request),
+    )
 
 
 @router.get("/search", response_class=HTMLResponse)

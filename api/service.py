@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import Request, Response
+from fastapi.responses import RedirectResponse
 from rdflib import RDF, RDFS, BNode, Dataset, Graph, Literal, Namespace, URIRef
 from rdflib.namespace import DCTERMS, VOID, XSD
 
@@ -120,7 +121,10 @@ async def service_description(request: Request, endpoint: Endpoint, settings: Se
     named_format = request.query_params.get("format")
     if named_format:
         accept = by_name(named_format, True) or "x-unknown/x-unknown"
-    media = choose_or_406(accept, list(GRAPH_OFFERS), "the service description")
+    media = choose_or_406(accept, [*GRAPH_OFFERS, "text/html"], "the service description")
+    if media == "text/html":
+        # A browser opening the endpoint: the SPARQL editor (api.ui) is its page.
+        return RedirectResponse("/query", status_code=303, headers={"Vary": "Accept"})
     fmt = GRAPH_OFFERS[media]
     from api.void import DATASET_IRI, PATH  # api.void imports this module
 
