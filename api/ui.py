@@ -115,6 +115,7 @@ def editor_config(request: Request, timeout: float) -> dict[str, Any]:
     prologue = "".join(f"PREFIX {p}: <{PREFIXES[p]}>\n" for p in _DEFAULT_PREFIXES)
     return {
         "endpoint": "/sparql",
+        "publicBase": request.app.state.settings.public_base,
         "prefixes": PREFIXES,
         "defaultQuery": prologue + "\n" + DEFAULT_QUERY,
         "examples": examples(root),

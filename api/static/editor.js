@@ -197,6 +197,16 @@ SELECT DISTINCT ?e WHERE {
     if (yasqe.queryValid === false) say("error", "Syntax error: the editor marks the line with a cross; the server's message follows.");
   });
 
+  // ------------------------------------------------------------ links stay on this server
+  // Result IRIs under the public base (https://w3id.org/geokg/...) open here, as the
+  // server answers for them itself.
+  host.addEventListener("click", (event) => {
+    const a = event.target.closest && event.target.closest("a[href]");
+    if (!a || !config.publicBase || !a.href.startsWith(config.publicBase)) return;
+    event.preventDefault();
+    window.location.href = "/" + a.href.slice(config.publicBase.length);
+  });
+
   // ------------------------------------------------------------ named examples
   const examples = new Map(config.examples.map((ex) => [ex.id, ex]));
   document.getElementById("examples").addEventListener("change", (event) => {

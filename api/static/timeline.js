@@ -96,25 +96,33 @@
     const data = items.map((item) => {
       const group = item.class ? item.class.iri : "other";
       if (!groups.has(group)) groups.set(group, item.class ? item.class.label : "other");
-      return {
+      const entry = {
         id: item.iri,
         content: element("span", item.label),
         start: item.start,
-        end: item.end || undefined,
         type: item.end ? "range" : "point",
         group,
         title: tooltip(item).outerHTML,
         className: "kind-" + slug(item.class && item.class.label),
         href: item.href,
       };
+      if (item.end) entry.end = item.end;
+      return entry;
     });
     const groupList = [...groups].sort((a, b) => a[1].localeCompare(b[1]));
+    // Open on the span of the items (not on today, then moving): a little margin each side.
+    const times = data.flatMap((d) => [Date.parse(d.start), d.end ? Date.parse(d.end) : NaN]).filter(Number.isFinite);
+    const first = Math.min(...times);
+    const last = Math.max(...times);
+    const margin = Math.max((last - first) * 0.05, 1000 * 60 * 60 * 24 * 30);
     const chart = new vis.Timeline(
       container,
       new vis.DataSet(data),
       new vis.DataSet(groupList.map(([id, label]) => ({ id, content: label }))),
       {
         stack: true,
+        start: new Date(first - margin),
+        end: new Date(last + margin * 4),
         maxHeight: options.height || 560,
         zoomMin: 1000 * 60 * 60 * 24 * 7,
         orientation: { axis: "top", item: "top" },
@@ -127,11 +135,11 @@
       const item = data.find((d) => d.id === props.items[0]);
       if (item && item.href) window.location.href = item.href;
     });
-    chart.on("changed", () => {
-      container.dataset.rendered = String(container.querySelectorAll(".vis-item").length);
-    });
     GeoKG.current = chart;
-    container.dataset.state = "drawn";
+    // "drawn" once the chart has laid its items out (tests and screenshots wait for it).
+    chart.once("changed", () => {
+      container.dataset.state = "drawn";
+    });
     const more = page.total > items.length ? ` (the first ${items.length} of ${page.total})` : "";
     say(`${items.length} dated events and statements${more}. Drag to move, scroll to zoom, click one to open it.`);
     return chart;
