@@ -198,7 +198,7 @@ SELECT DISTINCT ?e WHERE {
   });
 
   // ------------------------------------------------------------ links stay on this server
-  // Result IRIs under the public base (https://w3id.org/geokg/...) open here, as the
+  // Result IRIs under the public base (config.publicBase) open here, as the
   // server answers for them itself.
   host.addEventListener("click", (event) => {
     const a = event.target.closest && event.target.closest("a[href]");
