@@ -46,6 +46,7 @@ class TimelineItem(Term):
     end: str | None = None
     precision: str | None = None
     dates: dict[str, str] = Field(default_factory=dict)
+    attested: list[str] | None = None  # every attested day, when there are several
     eventTypes: list[Term] = Field(default_factory=list)
     involves: list[TimelineTerm] = Field(default_factory=list)
     href: str | None = None

@@ -23,7 +23,7 @@ from fastapi.responses import HTMLResponse
 from starlette.exceptions import HTTPException
 from starlette.staticfiles import StaticFiles
 
-from api.dependencies import EndpointDep, SettingsDep
+from api.dependencies import SettingsDep
 from api.rest_views import examples, overview_data
 from kg.namespaces import PREFIXES
 
@@ -130,6 +130,6 @@ async def query_page(request: Request, settings: SettingsDep):
 
 
 @router.get("/timeline", response_class=HTMLResponse)
-async def timeline_page(request: Request, endpoint: EndpointDep):
+async def timeline_page(request: Request):
     data = await overview_data(request)
     return _render(request, "timeline.html", title="Timeline", overview=data)

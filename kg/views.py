@@ -76,6 +76,7 @@ _PRECISION = {
     "startDate": ox.NamedNode(str(GP.startDatePrecision)),
     "attestedDate": ox.NamedNode(str(GP.datePrecision)),
 }
+_ATTESTED = ox.NamedNode(str(GP.attestedDate))
 _PRECISIONS = {str(GP.YearPrecision): "year", str(GP.MonthPrecision): "month"}
 
 
@@ -105,6 +106,10 @@ def _item(raw: ox.Store, labels: _Labels, node: ox.NamedNode) -> dict[str, Any]:
     start_prop, start = _start(dates)
     end = dates.get("endDate") or dates.get("endedBefore")
     out["start"] = start
+    # A statement can be attested on several days (one per article); `dates` keeps one.
+    attested = sorted({q.object.value for q in raw.quads_for_pattern(node, _ATTESTED, None, None)})
+    if len(attested) > 1:
+        out["attested"] = attested
     precision = (
         next(raw.quads_for_pattern(node, _PRECISION[start_prop], None, None), None)
         if start_prop
@@ -170,19 +175,11 @@ class Timeline:
         if self.end is not None:
             groups.append(_BEFORE)
             subs[ox.Variable("to")] = ox.Literal(self.end.isoformat(), datatype=_XSD_DATE)
-        # Several kinds (or types) mean any of them: one query per value, unioned here;
-        # kinds and types together mean both.
-        kinds_pass = self._filter(raw, groups, subs, _KIND, ox.Variable("kind"), self.kinds)
-        types_pass = self._filter(raw, groups, subs, _TYPE, ox.Variable("etype"), self.event_types)
-        if self.kinds and self.event_types:
-            keys = kinds_pass.keys() & types_pass.keys()
-        elif self.kinds:
-            keys = kinds_pass.keys()
-        elif self.event_types:
-            keys = types_pass.keys()
-        else:
-            keys = kinds_pass.keys()
-        found = {k: kinds_pass.get(k) or types_pass[k] for k in keys}
+        # Several kinds (or types) mean any of them; kinds and types together mean both.
+        found = self._filter(raw, groups, subs, _KIND, ox.Variable("kind"), self.kinds)
+        if self.event_types:
+            typed = self._filter(raw, groups, subs, _TYPE, ox.Variable("etype"), self.event_types)
+            found = {k: v for k, v in typed.items() if not self.kinds or k in found}
         labels = _Labels(raw)
         starts = {n: _start(_date_of(raw, n))[1] or found[n] for n in found}
         order = sorted(found, key=lambda n: (starts[n], (labels(n) or "").casefold(), n.value))
