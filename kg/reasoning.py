@@ -732,20 +732,15 @@ def _clashes_of(store: ox.Store, rules: Rules, nodes: Iterable[object] | None) -
         return []
     found = set()
     if nodes is None:
-        members = defaultdict(set)
-        for a, b in (tuple(p) for p in pairs):
-            members[a].add(b)
-            members[b].add(a)
-        for a, others in members.items():
-            for q in store.quads_for_pattern(None, TYPE, a, None):
-                if q.graph_name in (_LOAD,):
-                    continue
-                for b in others:
-                    if any(
-                        g.graph_name not in (_LOAD,)
-                        for g in store.quads_for_pattern(q.subject, TYPE, b, None)
-                    ):
-                        found.add((q.subject, *sorted((a, b), key=str)))
+        # One query, not a lookup per typed node: the same on an embedded or remote store.
+        values = " ".join(f"({a} {b})" for a, b in (sorted(p, key=str) for p in pairs))
+        rows = store.query(
+            f"SELECT DISTINCT ?n ?a ?b WHERE {{ VALUES (?a ?b) {{ {values} }}"
+            f" GRAPH ?g {{ ?n {TYPE} ?a }} GRAPH ?h {{ ?n {TYPE} ?b }}"
+            f" FILTER(?g != {_LOAD} && ?h != {_LOAD}) }}"
+        )
+        for n, a, b in rows:
+            found.add((n, a, b))
     else:
         for n in set(nodes):
             types = {
