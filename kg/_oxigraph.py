@@ -563,3 +563,108 @@ def graph_from_rdflib(graph: Graph, graph_iri: str, origin: str) -> ParsedGraph:
     """Wrap an rdflib graph's triples as a parsed graph."""
     triples = [ox.Triple(_to_ox(s), _to_ox(p), _to_ox(o)) for s, p, o in graph]
     return ParsedGraph(graph_iri, triples, origin)
+
+
+# ---------------------------------------------------------------- bulk loading (kg.bulk)
+def bulk_load_file(store: OxigraphStore, path: Path, fmt: RdfFormat, graph_iri: str) -> None:
+    """Load the triples of ``path`` into ``graph_iri`` with the engine's bulk loader.
+
+    Not a transaction: the loader writes its own files, and a failure part way leaves part
+    of the file in the store. :mod:`kg.bulk` only calls it on a staging store that it
+    deletes on failure. Raises :class:`RDFSyntaxError` with the file, line and column of
+    the first syntax error.
+    """
+    if fmt.is_dataset:
+        raise RDFSyntaxError(
+            f"{fmt.label} holds named graphs; a bulk file must be a triple format "
+            "(N-Triples, Turtle, RDF/XML, JSON-LD): its triples all go to one graph",
+            path=path,
+        )
+    try:
+        with path.open("rb"):
+            pass
+    except OSError as exc:
+        raise RDFSyntaxError(f"cannot read file: {exc.strerror}", path=path) from exc
+    try:
+        store._store.bulk_load(
+            path=str(path), format=_RDF_FORMATS[fmt], to_graph=ox.NamedNode(graph_iri)
+        )
+    except SyntaxError as exc:
+        raise RDFSyntaxError(str(exc.msg), path=path, line=exc.lineno, column=exc.offset) from exc
+    except ValueError as exc:  # e.g. an invalid IRI, or JSON-LD that wants a remote context
+        raise RDFSyntaxError(str(exc), path=path) from exc
+    except OSError as exc:
+        raise StoreError(f"bulk load of {path} failed: {exc}") from exc
+
+
+def first_blank_node(path: Path) -> tuple[int, str] | None:
+    """The first line of an N-Triples or N-Quads file that has a blank node, and the line.
+
+    A byte scan for ``_:`` (every blank node label of these formats starts with it), each
+    hit confirmed by parsing its line: ``_:`` inside a literal or an IRI is not a blank node.
+    Lines that do not parse are left to the loader, which reports them.
+    """
+    import mmap
+
+    with path.open("rb") as f:
+        if path.stat().st_size == 0:
+            return None
+        with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            at, line_no, counted_to = 0, 1, 0
+            while (hit := data.find(b"_:", at)) >= 0:
+                start = data.rfind(b"\n", 0, hit) + 1
+                end = data.find(b"\n", hit)
+                end = len(data) if end < 0 else end
+                line_no += data[counted_to:start].count(b"\n")
+                counted_to = start
+                line = bytes(data[start:end])
+                try:
+                    quads = list(ox.parse(line, format=ox.RdfFormat.N_QUADS))
+                except (SyntaxError, ValueError):
+                    quads = []
+                if any(
+                    isinstance(t, ox.BlankNode)
+                    for q in quads
+                    for t in (q.subject, q.object, q.graph_name)
+                ):
+                    return line_no, line.decode("utf-8", errors="replace")
+                at = end + 1
+    return None
+
+
+def has_blank_nodes(store: OxigraphStore, graph_iri: str) -> bool:
+    """True if a triple of ``graph_iri`` has a blank node (a scan of the graph: slow)."""
+    return bool(
+        store._store.query(
+            f"ASK {{ GRAPH <{graph_iri}> {{ ?s ?p ?o FILTER(isBlank(?s) || isBlank(?o)) }} }}"
+        )
+    )
+
+
+def copy_graphs(source: OxigraphStore, target: OxigraphStore, graphs: Iterable[str]) -> None:
+    """Add the quads of ``graphs`` in ``source`` to ``target`` with the bulk loader."""
+    try:
+        target._store.bulk_extend(
+            q
+            for g in graphs
+            for q in source._store.quads_for_pattern(None, None, None, ox.NamedNode(g))
+        )
+    except OSError as exc:
+        raise StoreError(f"cannot copy graphs: {exc}") from exc
+
+
+def graph_sizes(store: OxigraphStore) -> dict[str, int]:
+    """Triples per named graph, counted by the engine (one scan of the store)."""
+    rows = store._store.query(
+        "SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g"
+    )
+    return {r[0].value: int(r[1].value) for r in rows if isinstance(r[0], ox.NamedNode)}
+
+
+def compact(store: OxigraphStore) -> None:
+    """Compact the store's files now (see :meth:`OxigraphStore.replace_graphs`)."""
+    try:
+        store._store.flush()
+        store._store.optimize()
+    except OSError as exc:
+        raise StoreError(f"cannot compact store: {exc}") from exc
