@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 STORE  ?= var/store
 
-.PHONY: install install-test browser run load test lint clean
+.PHONY: install install-test browser engines run load test lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,7 +24,12 @@ install: $(BIN)/python $(UI_STAMP)
 browser:
 	scripts/ensure-chromium
 
-install-test: $(BIN)/python $(UI_STAMP) browser
+# Debian's Virtuoso for the remote-store tests and benchmarks (installed if missing; the
+# tests run their own instance: tests/engines.py).
+engines:
+	scripts/ensure-virtuoso
+
+install-test: $(BIN)/python $(UI_STAMP) browser engines
 	$(BIN)/pip install --quiet -e '.[test]'
 
 load: install
