@@ -49,7 +49,7 @@ def create_app(settings: Settings, front: Front | None = None) -> FastAPI:
     """
     isolate = settings.isolate_workers and not settings.service_allowlist
     endpoint = Endpoint(
-        settings.store,
+        settings.store_location(),
         settings.root or _default_root(),
         workers=SUPERVISOR_WORKERS if front else settings.workers,
         isolate=isolate,

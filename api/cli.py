@@ -22,7 +22,12 @@ __all__ = ["app"]
 @app.command()
 def serve(
     store: Annotated[
-        Path | None, typer.Option(help="Store directory (env KG_STORE).", show_default=False)
+        str | None,
+        typer.Option(
+            help="Store directory, or the SPARQL query URL of an external store (env KG_STORE; "
+            "the external store's other settings: KG_STORE_* variables, docs/deployment.md).",
+            show_default=False,
+        ),
     ] = None,
     host: Annotated[str | None, typer.Option(help="Address to bind [127.0.0.1].")] = None,
     port: Annotated[int | None, typer.Option(help="Port [8000].")] = None,
@@ -66,7 +71,7 @@ def serve(
     except SettingsError as exc:
         typer.echo(f"error: invalid settings: {exc}", err=True)
         raise typer.Exit(code=2) from None
-    if not (settings.store / "CURRENT").is_file():
+    if settings.store is not None and not (settings.store / "CURRENT").is_file():
         typer.echo(
             f"error: no store at {settings.store}; create it with `kg load --store PATH`",
             err=True,
@@ -95,7 +100,8 @@ def _serve(settings: Settings) -> None:
 
     host, port = listener.getsockname()[:2]
     typer.echo(
-        f"GeoKG: serving {settings.store} on http://{host}:{port} ({settings.workers} readers)"
+        f"GeoKG: serving {settings.store or settings.store_url} on http://{host}:{port} "
+        f"({settings.workers} readers)"
     )
     try:
         uvicorn.run(

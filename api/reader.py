@@ -52,6 +52,7 @@ from api.protocol import (
 from api.readers import BACKSTOP_GRACE_S, SharedState
 from api.settings import Settings
 from kg._oxigraph import OxigraphStore, QueryOutput
+from kg._remote import RemoteConfig, RemoteStore
 from kg.errors import KGError
 from kg.pool import QueryTimeout, isolate_network
 
@@ -118,10 +119,13 @@ class Watchdog(threading.Thread):
 class Stores:
     """The checkpoint this reader answers from, switched when the supervisor makes a new one."""
 
-    def __init__(self, state: SharedState, index: int, directory: Path) -> None:
+    def __init__(
+        self, state: SharedState, index: int, directory: Path, remote: RemoteConfig | None = None
+    ) -> None:
         self._state = state
         self._index = index
         self._directory = directory
+        self._remote = remote
         self.generation = 0
         self._store: OxigraphStore | None = None
         self._in_use: Counter[int] = Counter()
@@ -129,6 +133,13 @@ class Stores:
     def current(self) -> tuple[int, OxigraphStore]:
         wanted = self._state.generation
         if wanted != self.generation or self._store is None:
+            if self._remote is not None:  # no checkpoint: the engine itself, afresh
+                if self._store is not None:
+                    self._store.close()
+                self._store = RemoteStore(self._remote)
+                self.generation = wanted
+                self._publish()
+                return self.generation, self._store
             # Checkpoints from the oldest one we publish on are never deleted, and we
             # only ever move forward, so `wanted` exists while we open it.
             self._store = OxigraphStore.open_read_only(self._directory / f"{wanted:08d}")
@@ -441,11 +452,15 @@ def main(argv: list[str] | None = None) -> None:
     settings = Settings.model_validate_json(os.environ["GEOKG_READER_SETTINGS"])
     _end_with_parent()
     listener = socket.socket(fileno=args.fd)
+    location = settings.store_location()
+    remote = location if isinstance(location, RemoteConfig) else None
     isolated = (
-        isolate_network() if settings.isolate_workers and not settings.service_allowlist else False
+        isolate_network()
+        if settings.isolate_workers and not settings.service_allowlist and remote is None
+        else False
     )
     state = SharedState(args.runtime / "state")
-    stores = Stores(state, args.index, args.snapshots)
+    stores = Stores(state, args.index, args.snapshots, remote)
     stores.current()  # open the checkpoint before saying we are ready
     app = ReaderApp(settings, stores, state, args.index, args.runtime / "supervisor.sock")
 

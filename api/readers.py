@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import json
 import logging
 import mmap
 import os
@@ -144,7 +145,12 @@ class ReaderSet:
     def _spawn(self, index: int) -> _Reader:
         self.state.clear(index)
         fd = self._listener.fileno()
-        settings_json = self._settings.model_dump_json(exclude={"write_token", "write_tokens"})
+        data = json.loads(self._settings.model_dump_json(exclude={"write_token", "write_tokens"}))
+        for name in ("store_password", "store_token"):  # the reader needs them in clear
+            secret = getattr(self._settings, name)
+            if secret is not None:
+                data[name] = secret.get_secret_value()
+        settings_json = json.dumps(data)
         env = {k: v for k, v in os.environ.items() if not k.startswith("KG_")}
         env["GEOKG_READER_SETTINGS"] = settings_json
         # libuv accepts one connection per wake-up, so idle readers share new connections.

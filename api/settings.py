@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from kg.changes import AGENT_NAME
+from kg.errors import StoreError
+from kg.store import Location, RemoteConfig, is_url
 
 __all__ = ["Settings"]
 
@@ -17,7 +20,31 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="KG_", extra="forbid")
 
-    store: Path = Field(description="The store directory (created by `kg load`).")
+    store: Path | None = Field(
+        default=None,
+        description="The store directory (created by `kg load`); or give store_url.",
+    )
+    store_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://\S+$",
+        description="The SPARQL query endpoint of an external store, instead of a directory "
+        "(see docs/deployment.md); `--store URL` sets it too.",
+    )
+    store_update_url: str | None = Field(
+        default=None, description="Its SPARQL Update endpoint (default: the query endpoint)."
+    )
+    store_gsp_url: str | None = Field(
+        default=None, description="Its Graph Store Protocol endpoint, used for bulk uploads."
+    )
+    store_auth: Literal["none", "basic", "digest", "bearer"] = "none"
+    store_user: str | None = None
+    store_password: SecretStr | None = None
+    store_token: SecretStr | None = None
+    store_dialect: Literal["standard", "oxigraph", "virtuoso"] = Field(
+        default="standard", description="What the engine needs beyond the standard."
+    )
+    store_timeout: float = Field(default=60.0, gt=0, description="Seconds per store request.")
+    store_chunk: int = Field(default=10_000, ge=1, description="Triples per bulk request.")
     root: Path | None = Field(
         default=None, description="Project folder with shapes/ (default: the installed project)."
     )
@@ -62,6 +89,43 @@ class Settings(BaseSettings):
         default=True, description="Run query workers without network access where possible."
     )
 
+    @model_validator(mode="before")
+    @classmethod
+    def _url_as_store(cls, data: Any) -> Any:
+        """``store`` may be a URL: then it is the external store's query endpoint."""
+        if isinstance(data, dict) and is_url(str(data.get("store") or "")):
+            data = dict(data)
+            data["store_url"] = str(data.pop("store"))
+        return data
+
+    @model_validator(mode="after")
+    def _one_store(self) -> Settings:
+        if (self.store is None) == (self.store_url is None):
+            raise ValueError("give the store: a directory (store) or a URL (store_url)")
+        self.store_location()  # a remote store's settings are checked now, not at start
+        return self
+
+    def store_location(self) -> Location:
+        """The store directory, or the external store's settings."""
+        if self.store_url is None:
+            assert self.store is not None
+            return self.store
+        try:
+            return RemoteConfig(
+                self.store_url,
+                update_url=self.store_update_url,
+                gsp_url=self.store_gsp_url,
+                auth=self.store_auth,
+                user=self.store_user,
+                password=_secret(self.store_password),
+                token=_secret(self.store_token),
+                dialect=self.store_dialect,
+                timeout=self.store_timeout,
+                chunk=self.store_chunk,
+            )
+        except StoreError as exc:
+            raise ValueError(str(exc)) from exc
+
     @model_validator(mode="after")
     def _check_writers(self) -> Settings:
         for name, token in self.write_tokens.items():
@@ -87,3 +151,7 @@ class Settings(BaseSettings):
     @property
     def writes_enabled(self) -> bool:
         return bool(self.writers())
+
+
+def _secret(value: SecretStr | None) -> str | None:
+    return None if value is None else value.get_secret_value()

@@ -17,6 +17,7 @@ import asyncio
 import dataclasses
 import json
 import logging
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,10 +27,12 @@ from rdflib import URIRef
 
 from kg import reasoning
 from kg._oxigraph import OxigraphStore, ParsedGraph, QueryOutput
+from kg._remote import RemoteConfig, RemoteStore
 from kg.changes import ChangeRecord
 from kg.errors import WriteRefused
 from kg.formats import RdfFormat, ResultFormat
-from kg.pool import GraphJob, Job, QueryJob, Snapshots, WorkerPool
+from kg.pool import GraphJob, Job, QueryJob, RemoteSnapshots, Snapshots, WorkerPool
+from kg.store import Location
 from kg.updates import UpdateJob
 from kg.validation import Change, Shapes, ValidationReport, load_shapes
 from kg.writes import apply_change
@@ -59,14 +62,15 @@ class Endpoint:
     """Reads and writes of one store, for a server."""
 
     def __init__(
-        self, store_path: Path, root: Path, *, workers: int = 4, isolate: bool = True
+        self, store: Location, root: Path, *, workers: int = 4, isolate: bool = True
     ) -> None:
-        self.store_path = store_path
+        self.location = store
         self._root = root
         self._workers = workers
-        self._isolate = isolate
+        # Workers of a remote store must reach it: they keep the network.
+        self._isolate = isolate and not isinstance(store, RemoteConfig)
         self._store: OxigraphStore | None = None
-        self._snapshots: Snapshots | None = None
+        self._snapshots: Snapshots | RemoteSnapshots | None = None
         self.pool: WorkerPool | None = None
         self._shapes: Shapes | None = None
         self._write_lock = asyncio.Lock()
@@ -75,10 +79,16 @@ class Endpoint:
     # -- life cycle
     async def start(self) -> None:
         self._shapes = await asyncio.to_thread(load_shapes, self._root)
-        self._store = OxigraphStore(self.store_path)
-        await asyncio.to_thread(self._heal_inferences)
-        snapshot_dir = self.store_path.parent / f".{self.store_path.name}.snapshots"
-        self._snapshots = await asyncio.to_thread(Snapshots, self._store, snapshot_dir)
+        location = self.location
+        if isinstance(location, RemoteConfig):
+            self._store = await asyncio.to_thread(RemoteStore, location)
+            await asyncio.to_thread(self._heal_inferences)
+            self._snapshots = RemoteSnapshots(location, Path(os.devnull))
+        else:
+            self._store = OxigraphStore(location)
+            await asyncio.to_thread(self._heal_inferences)
+            snapshot_dir = location.parent / f".{location.name}.snapshots"
+            self._snapshots = await asyncio.to_thread(Snapshots, self._store, snapshot_dir)
         self.pool = WorkerPool(self._snapshots, self._workers, self._isolate)
         await self.pool.start()
 
@@ -116,7 +126,12 @@ class Endpoint:
         return self._store is not None and self.pool is not None and self.pool.alive > 0
 
     @property
-    def snapshots(self) -> Snapshots:
+    def remote(self) -> RemoteConfig | None:
+        """The external store's settings, or None for the embedded store."""
+        return self.location if isinstance(self.location, RemoteConfig) else None
+
+    @property
+    def snapshots(self) -> Snapshots | RemoteSnapshots:
         assert self._snapshots is not None, "the endpoint is not started"
         return self._snapshots
 

@@ -38,6 +38,7 @@ from typing import Any, Protocol
 
 from kg import errors
 from kg._oxigraph import OxigraphStore, QueryOutput
+from kg._remote import RemoteConfig, RemoteStore
 from kg.errors import KGError, StoreError
 from kg.formats import RdfFormat, ResultFormat
 
@@ -47,6 +48,7 @@ __all__ = [
     "PoolBusy",
     "QueryJob",
     "QueryTimeout",
+    "RemoteSnapshots",
     "Snapshot",
     "Snapshots",
     "WorkerCrashed",
@@ -115,8 +117,16 @@ class GraphJob:
 
 @dataclass(frozen=True, order=True)
 class Snapshot:
+    """What a worker reads: a checkpoint directory, or a remote store (no checkpoint)."""
+
     generation: int
     path: Path = field(compare=False)
+    remote: RemoteConfig | None = field(default=None, compare=False)
+
+    def open(self) -> OxigraphStore:
+        if self.remote is not None:
+            return RemoteStore(self.remote)
+        return OxigraphStore.open_read_only(self.path)
 
 
 # ---------------------------------------------------------------- worker side
@@ -157,8 +167,10 @@ def _worker_main(conn: multiprocessing.connection.Connection, isolate: bool) -> 
         snapshot, job = message
         try:
             if snapshot != current or store is None:
-                store = None  # close the old checkpoint before opening the new one
-                store = OxigraphStore.open_read_only(snapshot.path)
+                if store is not None:
+                    store.close()  # the old checkpoint before opening the new one
+                store = None
+                store = snapshot.open()
                 current = snapshot
             reply = ("ok", job.run(store))
         except KGError as exc:
@@ -235,6 +247,36 @@ class Snapshots:
 
     def close(self) -> None:
         shutil.rmtree(self.directory, ignore_errors=True)
+
+
+class RemoteSnapshots:
+    """The :class:`Snapshots` of a remote store: generations without checkpoints.
+
+    An external engine gives no snapshot to read from, so a read sees the store as it
+    is when it runs (a read during a write may see the write's requests that came
+    before it; see docs/deployment.md). The generation still counts our writes: caches
+    keyed on it (the graph list of a worker, the counts) start afresh after each.
+    """
+
+    def __init__(self, config: RemoteConfig, directory: Path) -> None:
+        self.config = config
+        self.directory = directory  # kept for the interface; nothing is written there
+        self.on_refresh: Callable[[int], None] | None = None
+        self.pinned: Callable[[], int | None] | None = None
+        self._generations = itertools.count(1)
+        self.current = Snapshot(next(self._generations), directory, config)
+
+    def refresh(self) -> Snapshot:
+        self.current = Snapshot(next(self._generations), self.directory, self.config)
+        if self.on_refresh is not None:
+            self.on_refresh(self.current.generation)
+        return self.current
+
+    def release(self, in_use: set[int]) -> None:
+        """Nothing to delete."""
+
+    def close(self) -> None:
+        """Nothing to delete."""
 
 
 # ---------------------------------------------------------------- pool side
@@ -332,7 +374,9 @@ def _expire(reply: asyncio.Future[Any]) -> None:
 class WorkerPool:
     """``size`` worker processes running jobs over the current snapshot, with time limits."""
 
-    def __init__(self, snapshots: Snapshots, size: int = 4, isolate: bool = True) -> None:
+    def __init__(
+        self, snapshots: Snapshots | RemoteSnapshots, size: int = 4, isolate: bool = True
+    ) -> None:
         self._snapshots = snapshots
         self.size = size
         self._isolate = isolate

@@ -14,6 +14,7 @@ from kg.manifest import read_manifest
 from kg.namespaces import DERIVED_GRAPH, ONTOLOGY_GRAPH
 from kg.store import GraphStore, open_store
 from kg.validation import Shapes, load_shapes
+from tests.backends import BACKENDS, Backend, remote_config
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = ROOT.parent / "shared" / "sources"
@@ -104,3 +105,49 @@ def writable_server(store_path: Path) -> Iterator[str]:
 
     with running_server(store_path, workers=2, writable=True) as base:
         yield base
+
+
+# ---------------------------------------------------------------- backends (tests/backends.py)
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "backends: run the module's tests on every backend (embedded and external)"
+    )
+
+
+@pytest.fixture(scope="session")
+def _engines(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+    """The external engines, started on first use and stopped at the end of the session."""
+    started: dict = {}
+    yield started
+    for engine in started.values():
+        engine.stop()
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def backend(
+    request: pytest.FixtureRequest,
+    _engines: dict,
+    tmp_path_factory: pytest.TempPathFactory,
+    shapes: Shapes,
+) -> Iterator[Backend]:
+    """Each backend in turn: the embedded store, then each external engine."""
+    from tests import engines
+
+    name = request.param
+    work = tmp_path_factory.mktemp(f"backend-{name}")
+    config = None
+    if name != "embedded":
+        if name not in _engines:
+            _engines[name] = engines.start(name, work / "engine")
+        config = remote_config(_engines[name])
+    b = Backend(name, work, shapes, config)
+    yield b
+    b.close()
+
+
+@pytest.fixture
+def backend_store(backend: Backend) -> Iterator[GraphStore]:
+    """The curated data on the backend, opened (read-only for the test)."""
+    s = open_store(backend.curated())
+    yield s
+    s.close()

@@ -8,12 +8,15 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+
+from kg.store import RemoteConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "test-token-0123456789"
@@ -34,19 +37,32 @@ def free_port() -> int:
 
 @contextmanager
 def running_server(
-    store: Path, *, workers: int = 3, writable: bool = False, wait: bool = True, **settings: str
+    store: Path | RemoteConfig,
+    *,
+    workers: int = 3,
+    writable: bool = False,
+    wait: bool = True,
+    **settings: str,
 ) -> Iterator[ServerURL]:
     """Start `kg serve` on a copy of ``store``; yield its base URL; stop it afterwards.
+
+    A remote ``store`` (an external engine) is served as it is, not copied.
 
     With ``wait=False`` the URL is yielded as soon as the process is started.
 
     ``settings`` become KG_<NAME> environment variables (for example ``max_rows="50"``).
     """
-    work = store.parent.parent / f"server-{os.getpid()}-{free_port()}"
-    copy = work / "store"
-    shutil.copytree(store, copy)
-    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("KG_")}
+    if isinstance(store, RemoteConfig):
+        work = Path(tempfile.mkdtemp(prefix="geokg-server-"))
+        copy: Path | str = store.query_url
+        env.update(remote_environment(store))
+    else:
+        work = store.parent.parent / f"server-{os.getpid()}-{free_port()}"
+        copy = work / "store"
+        shutil.copytree(store, copy)
+    work.mkdir(parents=True, exist_ok=True)
+    port = free_port()
     env.update({f"KG_{k.upper()}": v for k, v in settings.items()})
     if writable:
         env["KG_WRITE_TOKEN"] = TOKEN
@@ -70,7 +86,7 @@ def running_server(
     process = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=work)
     base = ServerURL(f"http://127.0.0.1:{port}")
     base.pid = process.pid
-    base.store = copy
+    base.store = copy  # type: ignore[assignment]
     try:
         deadline = time.monotonic() + 60
         while wait:
@@ -113,3 +129,17 @@ def worker_pids(server_pid: int) -> set[int]:
         if parent == server_pid and b"api.reader" in cmdline:
             found.add(int(entry.name))
     return found
+
+
+def remote_environment(config: RemoteConfig) -> dict[str, str]:
+    """The ``KG_STORE_*`` variables that point a server or ``kg`` at a remote store."""
+    env = {
+        "KG_STORE_UPDATE_URL": config.update_url or "",
+        "KG_STORE_GSP_URL": config.gsp_url or "",
+        "KG_STORE_AUTH": config.auth,
+        "KG_STORE_USER": config.user or "",
+        "KG_STORE_PASSWORD": config.password or "",
+        "KG_STORE_TOKEN": config.token or "",
+        "KG_STORE_DIALECT": config.dialect,
+    }
+    return {k: v for k, v in env.items() if v}

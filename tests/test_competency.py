@@ -13,6 +13,14 @@ from kg.store import GraphStore
 
 QUERIES = Path(__file__).resolve().parent.parent / "queries" / "competency"
 
+pytestmark = pytest.mark.backends
+
+
+@pytest.fixture
+def store(backend_store: GraphStore) -> GraphStore:
+    """The curated data on each backend in turn (tests/backends.py)."""
+    return backend_store
+
 
 def run(store: GraphStore, code: str) -> tuple[list[str], list[tuple]]:
     text = (QUERIES / f"{code}.rq").read_text(encoding="utf-8")
