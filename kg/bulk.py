@@ -16,7 +16,8 @@ a new store in a staging directory next to the target:
 4. describe: the load graph (files, digests, sizes), as ``kg load`` writes it, the bulk
    files included;
 5. infer: the OWL 2 RL materialisation;
-6. compact: the store's files compacted, so that the server does not do it later;
+6. compact: the store's files compacted, so that the server does not do it later, and
+   the store reopened, which drops the write-ahead log of the writes above;
 7. swap: the staging directory exchanged with the live one in one rename
    (``renameat2(RENAME_EXCHANGE)``; where it is missing, two renames, the old store kept
    until the second succeeded), then the old store deleted.
@@ -230,6 +231,8 @@ def bulk_load(
 
         phase("compact", "compacting the new store")
         compact(new)
+        new.close()  # reopened: RocksDB drops the write-ahead log the writes above left
+        new = OxigraphStore(staging)
         sizes[INFERRED_GRAPH] = inference.inferred
         sizes[LOAD_GRAPH] = new.count(LOAD_GRAPH)
 
