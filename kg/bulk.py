@@ -187,7 +187,12 @@ def bulk_load(
             progress(description, PHASES.index(name), len(PHASES))
 
     try:
-        new = _open_staging(staging)
+        new = _open_staging(staging)  # not ours to delete if another load is building it
+    except BaseException:
+        if live is not None:
+            live.close()
+        raise
+    try:
         phase("write", "writing the ontology, the curated data and the bulk files")
         project = [g for g in parsed if g.graph_iri not in (DERIVED_GRAPH, LOAD_GRAPH)]
         new.replace_graphs(project)  # small: the compaction it ends with costs nothing

@@ -205,3 +205,29 @@ def test_a_directory_that_is_not_a_store_is_not_replaced(
     with pytest.raises(StoreError, match="not a store"):
         bulk_load(target, [data], BULK, root=root, shapes=shapes)
     assert (target / "notes.txt").read_text() == "mine"
+
+
+def test_a_bulk_load_already_building_is_left_alone(
+    data: Path, root: Path, shapes: Shapes, tmp_path: Path
+) -> None:
+    staging = tmp_path / ".store.bulk-staging"
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, pyoxigraph; s = pyoxigraph.Store(sys.argv[1]); print('open', flush=True);"
+            " sys.stdin.read()",
+            str(staging),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "open"
+        with pytest.raises(StoreError, match="another process has it open"):
+            bulk_load(tmp_path / "store", [data], BULK, root=root, shapes=shapes)
+        assert (staging / "CURRENT").is_file()
+    finally:
+        holder.communicate("", timeout=30)
+    assert not (tmp_path / "store").exists()
