@@ -41,10 +41,12 @@ from urllib.parse import urlencode
 import httpx
 import pyoxigraph as ox
 
-from kg._oxigraph import OxigraphStore, ParsedGraph, _parts
+from kg._oxigraph import OxigraphStore, ParsedGraph, QueryOutput, _parts
 from kg.errors import QueryError, StoreError
 from kg.formats import RdfFormat, ResultFormat
+from kg.namespaces import PREFIXES
 from kg.results import write_boolean, write_results
+from kg.sparql import inspect_query, syntax_position
 
 __all__ = ["DIALECTS", "RemoteConfig", "RemoteEngine", "RemoteStore"]
 
@@ -289,18 +291,28 @@ _WHERE = re.compile(r"(?i)\bWHERE\s*\{")
 def _substituted(sparql: str, substitutions: dict[ox.Variable, Any] | None) -> str:
     """The query with variables pre-bound, as pyoxigraph's ``substitutions`` do.
 
-    The values go in a VALUES block at the start of the query's WHERE group: they are
-    terms written by pyoxigraph, never text from the caller, so this is not injection.
+    Inside the WHERE group every occurrence of a variable becomes its value (so that a
+    FILTER in a nested group sees it too), and a VALUES block at the start of the group
+    binds the variable for the projection, GROUP BY and ORDER BY. The values are terms
+    written by pyoxigraph, never text from the caller, so this is not injection.
     """
     if not substitutions:
         return sparql
     match = _WHERE.search(sparql)
     if match is None:
         raise QueryError("a query with substitutions needs a WHERE clause")
+    start = match.end()
+    depth, end = 1, start
+    while end < len(sparql) and depth:
+        depth += {"{": 1, "}": -1}.get(sparql[end], 0)
+        end += 1
+    body = sparql[start : end - 1]
+    for variable, term in substitutions.items():
+        body = re.sub(rf"[?$]{re.escape(variable.value)}\b", lambda _m, t=term: str(t), body)
     names = " ".join(str(v) for v in substitutions)
     values = " ".join(str(t) for t in substitutions.values())
     block = f" VALUES ({names}) {{ ({values}) }} "
-    return sparql[: match.end()] + block + sparql[match.end() :]
+    return sparql[:start] + block + body + sparql[end - 1 :]
 
 
 def _term(term: object) -> str:
@@ -318,6 +330,7 @@ class RemoteEngine:
         self.client = _Client(config)
         self._graphs: list[str] | None = None
         self._graphs_at = 0.0
+        self._cache: _QuadCache | None = None
 
     # -- our graphs
     def our_graphs(self) -> list[str]:
@@ -367,7 +380,8 @@ class RemoteEngine:
         """Run a query; answer as pyoxigraph does (solutions, a boolean, or triples)."""
         text = _with_prefixes(_substituted(sparql, substitutions), prefixes)
         dataset = None
-        if not _has_dataset_clause(text) or default_graph is not None or named_graphs is not None:
+        own_dataset = inspect_query(sparql).has_dataset_clause
+        if not own_dataset or default_graph is not None or named_graphs is not None:
             dataset = self._dataset(default_graph, named_graphs, use_default_graph_as_union)
         response = self.client.query(text, dataset)
         media = _media(response)
@@ -394,11 +408,94 @@ class RemoteEngine:
         except (SyntaxError, ValueError, OSError) as exc:
             raise StoreError(f"the store's answer does not parse: {exc}") from exc
 
+    # -- pattern lookups, cached for reads
+    #: Most quads the read cache holds; past it, it starts afresh.
+    CACHE_QUADS = 200_000
+    #: Most subjects fetched in one request when the cache follows links ahead.
+    PREFETCH = 400
+
+    def enable_cache(self) -> None:
+        """Answer pattern lookups from a cache (for read-only use; see :meth:`clear_cache`).
+
+        The code that describes resources walks the graph one lookup at a time, which
+        costs a round trip each on a remote store. With the cache, a lookup of a subject
+        fetches the quads of that subject and of up to :attr:`PREFETCH` subjects the cache
+        has seen as objects but not fetched yet, in one request: a walk costs about one
+        request per step of depth instead of one per node.
+        """
+        self._cache = _QuadCache()
+
+    def clear_cache(self) -> None:
+        if self._cache is not None:
+            self._cache = _QuadCache()
+
+    def __contains__(self, quad: ox.Quad) -> bool:
+        return any(True for _ in self.quads_for_pattern(*quad))
+
     def quads_for_pattern(
         self, s: Any = None, p: Any = None, o: Any = None, g: Any = None
     ) -> Iterator[ox.Quad]:
         if isinstance(g, ox.DefaultGraph):
             return iter(())  # our data is in named graphs only
+        cache = self._cache
+        if cache is not None and isinstance(s, ox.NamedNode):
+            if s not in cache.subjects:
+                self._fetch_subjects(s, cache)
+            return iter(
+                [
+                    q
+                    for q in cache.subjects[s]
+                    if (p is None or q.predicate == p)
+                    and (o is None or q.object == o)
+                    and (g is None or q.graph_name == g)
+                ]
+            )
+        if cache is not None and s is None and isinstance(o, ox.NamedNode):
+            if o not in cache.objects:
+                cache.objects[o] = list(self._pattern(None, None, o, None))
+                cache.size += len(cache.objects[o])
+                cache.frontier.update(
+                    q.subject
+                    for q in cache.objects[o]
+                    if isinstance(q.subject, ox.NamedNode) and q.subject not in cache.subjects
+                )
+            return iter(
+                [
+                    q
+                    for q in cache.objects[o]
+                    if (p is None or q.predicate == p) and (g is None or q.graph_name == g)
+                ]
+            )
+        if cache is not None and s is None and p is None and o is None and g is not None:
+            if g not in cache.graphs:  # a whole graph: the ontology, read by the reasoner
+                cache.graphs[g] = list(self._pattern(None, None, None, g))
+                cache.size += len(cache.graphs[g])
+            return iter(cache.graphs[g])
+        return self._pattern(s, p, o, g)
+
+    def _fetch_subjects(self, s: ox.NamedNode, cache: _QuadCache) -> None:
+        if cache.size > self.CACHE_QUADS:
+            cache.__init__()  # type: ignore[misc]
+        batch = [s] + [
+            n for n in list(cache.frontier)[: self.PREFETCH] if n not in cache.subjects and n != s
+        ]
+        values = " ".join(str(n) for n in batch)
+        rows = self._select(
+            f"SELECT ?s ?p ?o ?g WHERE {{ VALUES ?s {{ {values} }} GRAPH ?g {{ ?s ?p ?o }} }}",
+            self._dataset(None, None, union=False),
+        )
+        for n in batch:
+            cache.subjects[n] = []
+            cache.frontier.discard(n)
+        for subject, predicate, obj, graph in rows:
+            cache.subjects[subject].append(ox.Quad(subject, predicate, obj, graph))
+            if isinstance(obj, ox.NamedNode) and obj not in cache.subjects:
+                cache.frontier.add(obj)
+        cache.size += len(rows)
+
+    def _pattern(
+        self, s: Any = None, p: Any = None, o: Any = None, g: Any = None
+    ) -> Iterator[ox.Quad]:
         terms = {"s": s, "p": p, "o": o}
         pattern = " ".join(_term(t) if t is not None else f"?{n}" for n, t in terms.items())
         graph = _term(g) if g is not None else "?g"
@@ -439,6 +536,7 @@ class RemoteEngine:
             self.client.update(sparql)
         finally:
             self.forget_graphs()
+            self.clear_cache()
 
     def extend(self, quads: Iterable[ox.Quad]) -> None:
         """Insert quads (in chunks of the configured size; each chunk a request)."""
@@ -467,6 +565,7 @@ class RemoteEngine:
                 body = "\n".join(chunk)
                 self.client.update(f"INSERT DATA {{ GRAPH <{graph_iri}> {{\n{body}\n}} }}")
         self.forget_graphs()
+        self.clear_cache()
 
     def flush(self) -> None:
         """Nothing to do: every request the engine answered is its own."""
@@ -475,16 +574,19 @@ class RemoteEngine:
         self.client.close()
 
 
+class _QuadCache:
+    """Quads by subject and by object, and the objects seen but not fetched as subjects."""
+
+    def __init__(self) -> None:
+        self.subjects: dict[ox.NamedNode, list[ox.Quad]] = {}
+        self.objects: dict[ox.NamedNode, list[ox.Quad]] = {}
+        self.graphs: dict[Any, list[ox.Quad]] = {}
+        self.frontier: set[ox.NamedNode] = set()  # insertion order does not matter
+        self.size = 0
+
+
 def _iri(g: Any) -> str:
     return g.value if isinstance(g, ox.NamedNode) else str(g)
-
-
-_DATASET_CLAUSE = re.compile(r"(?i)\bFROM\s+(NAMED\s+)?<")
-
-
-def _has_dataset_clause(sparql: str) -> bool:
-    """True if the query has FROM or FROM NAMED (a cheap test; strings may fool it)."""
-    return bool(_DATASET_CLAUSE.search(sparql))
 
 
 # ---------------------------------------------------------------- the store
@@ -495,6 +597,13 @@ class RemoteStore(OxigraphStore):
         self.config = config
         self._store = RemoteEngine(config)  # what OxigraphStore's methods call
         self.path = None
+
+    @classmethod
+    def for_reading(cls, config: RemoteConfig) -> RemoteStore:
+        """A store for read jobs: pattern lookups are cached (clear it between jobs)."""
+        self = cls(config)
+        self._store.enable_cache()
+        return self
 
     @property
     def raw(self) -> RemoteEngine:  # type: ignore[override]
@@ -571,6 +680,26 @@ class RemoteStore(OxigraphStore):
             return ox.serialize(set(self._triples(graph_iri)), format=_RDF_FORMATS[fmt])
         except (OSError, ValueError) as exc:
             raise StoreError(f"cannot export: {exc}") from exc
+
+    def execute(self, sparql: str, **kwargs: Any) -> QueryOutput:  # type: ignore[override]
+        """As the embedded store's: the query is parsed here first, the same way.
+
+        So a malformed query gets the same error, with its line and column, whatever
+        the engine, and a query the engine would accept as an extension of SPARQL 1.1
+        is refused as it would be on the embedded store. A query calling SERVICE is
+        not parsed here (parsing it this way would evaluate it).
+        """
+        if not inspect_query(sparql).services:
+            try:
+                ox.Store().query(sparql, prefixes=PREFIXES)  # empty: only the parse counts
+            except SyntaxError as exc:
+                line, column = syntax_position(str(exc))
+                raise QueryError(
+                    f"SPARQL syntax error: {exc}", line=line, column=column
+                ) from exc
+            except (OSError, ValueError, RuntimeError):
+                pass  # not a syntax error: the engine decides
+        return super().execute(sparql, **kwargs)
 
     def query_serialized(
         self, sparql: str, fmt: ResultFormat | RdfFormat, *, union_default_graph: bool = True

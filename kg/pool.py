@@ -125,7 +125,7 @@ class Snapshot:
 
     def open(self) -> OxigraphStore:
         if self.remote is not None:
-            return RemoteStore(self.remote)
+            return RemoteStore.for_reading(self.remote)
         return OxigraphStore.open_read_only(self.path)
 
 
@@ -172,6 +172,8 @@ def _worker_main(conn: multiprocessing.connection.Connection, isolate: bool) -> 
                 store = None
                 store = snapshot.open()
                 current = snapshot
+            elif isinstance(store, RemoteStore):
+                store.raw.clear_cache()  # each job reads the engine as it is now
             reply = ("ok", job.run(store))
         except KGError as exc:
             reply = ("error", _error_payload(exc))

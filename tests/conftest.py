@@ -151,3 +151,18 @@ def backend_store(backend: Backend) -> Iterator[GraphStore]:
     s = open_store(backend.curated())
     yield s
     s.close()
+
+
+@pytest.fixture(scope="module")
+def backend_server(backend: Backend) -> Iterator[str]:
+    """A read-only server (row limit 1000) over the curated data on the backend."""
+    from tests.server import running_server
+
+    with running_server(backend.curated(), max_rows="1000") as base:
+        yield base
+
+
+@pytest.fixture(scope="module")
+def backend_client(backend_server: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=backend_server, timeout=60) as c:
+        yield c

@@ -14,6 +14,19 @@ from api.rest import CONTEXT
 from kg.namespaces import GPD
 from kg.resources import KINDS, holds_on, normalise
 
+pytestmark = pytest.mark.backends
+
+
+@pytest.fixture(scope="module")
+def server(backend_server: str) -> str:
+    """The read-only server over the curated data, on each backend in turn."""
+    return backend_server
+
+
+@pytest.fixture(scope="module")
+def client(backend_client: httpx.Client) -> httpx.Client:
+    return backend_client
+
 
 def ids(page: dict) -> list[str]:
     return [item.get("id") for item in page["items"]]

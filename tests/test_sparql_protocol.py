@@ -13,7 +13,6 @@ import io
 import json
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
-from pathlib import Path
 from urllib.parse import urlencode
 
 import httpx
@@ -22,7 +21,22 @@ from prometheus_client.parser import text_string_to_metric_families
 from rdflib import Dataset, Graph, Literal, Namespace, URIRef
 from rdflib.compare import isomorphic
 
+from tests.backends import Backend
 from tests.canary import canary
+
+pytestmark = pytest.mark.backends
+
+
+@pytest.fixture(scope="module")
+def server(backend_server: str) -> str:
+    """The read-only server over the curated data, on each backend in turn."""
+    return backend_server
+
+
+@pytest.fixture(scope="module")
+def client(backend_client: httpx.Client) -> httpx.Client:
+    return backend_client
+
 
 # ---------------------------------------------------------------- constants
 GRAPH = "https://w3id.org/geokg/graph/"
@@ -843,12 +857,12 @@ LOAD_CONSTRUCT = f"CONSTRUCT {{ ?s ?p ?o }} WHERE {{ GRAPH <{LOAD}> {{ ?s ?p ?o 
 
 
 @pytest.fixture(scope="module")
-def small_limit(store_path: Path) -> Iterator[httpx.Client]:
+def small_limit(backend: Backend) -> Iterator[httpx.Client]:
     """A client of a second read-only server whose row limit is SMALL_LIMIT."""
     from tests.server import running_server
 
     with (
-        running_server(store_path, workers=2, max_rows=str(SMALL_LIMIT)) as base,
+        running_server(backend.curated(), workers=2, max_rows=str(SMALL_LIMIT)) as base,
         httpx.Client(base_url=base, timeout=60) as c,
     ):
         yield c
