@@ -689,3 +689,21 @@ def graph_labels(graph: Graph, nodes: Iterable[Node]) -> dict[Node, str]:
         if label is not None:
             out[n] = str(label)
     return out
+
+
+# ---------------------------------------------------------------- validation inside the store
+def validate_in_store(
+    store: GraphStore, shapes: Shapes, graphs: Sequence[str] | None = None
+) -> ValidationReport:
+    """Validate the union of ``graphs`` (default: the validated graphs) inside ``store``.
+
+    The same report as :func:`validate_store` (same results: focus node, path, value,
+    component, source shape, severity, message), but the shapes run as SPARQL queries in
+    the store (:mod:`kg.shacl_sparql`) instead of pyshacl over an rdflib copy: bulk loads
+    of millions of triples can be validated before they are made visible. A shape that
+    uses a feature the compiler does not support raises
+    :class:`kg.shacl_sparql.UnsupportedShapeError` naming it.
+    """
+    from kg.shacl_sparql import validate_in_store as _validate_in_store
+
+    return _validate_in_store(store, shapes, graphs)
