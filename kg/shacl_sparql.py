@@ -410,7 +410,13 @@ class CompiledShapes:
                         focus_of[prop].extend(targets)
         for shape, targets in sorted(focus_of.items(), key=lambda kv: str(kv[0])):
             self._needs_focus = frozenset(need for need, _pattern in targets)
-            self._compile_shape(shape, self._focus(targets))
+            try:
+                self._compile_shape(shape, self._focus(targets))
+            except UnsupportedShapeError as exc:
+                if exc.shape == shape:
+                    raise
+                feature = f"{exc.feature} (in its nested shape {_name(exc.shape)})"
+                raise UnsupportedShapeError(shape, feature) from exc
 
     def _origin(self, shape: Node, path: Node | None) -> _Origin:
         g = self.graph
@@ -430,6 +436,9 @@ class CompiledShapes:
                 raise UnsupportedShapeError(shape, _name(p))
         if path is not None and (shape, SH.property, None) in g:
             raise UnsupportedShapeError(shape, "sh:property on a property shape")
+        if (shape, SH.node, None) in g:
+            # pyshacl also reports the nested shape's own results (as sh:detail).
+            raise UnsupportedShapeError(shape, "sh:node (outside sh:or, sh:and, sh:xone, sh:not)")
         if path is None:
             for p in (
                 SH.minCount,
