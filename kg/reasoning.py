@@ -263,11 +263,38 @@ def compile_rules(ontology: Iterable[ox.Triple]) -> Rules:
     )
 
 
+#: The ontology triples :func:`compile_rules` reads: these predicates, and the types
+#: below. Reading only them (a quarter of the ontology) gives the same rules.
+_AXIOM_PREDICATES = (
+    SUBCLASS,
+    _EQ_CLASS,
+    SUBPROPERTY,
+    _EQ_PROP,
+    _DOMAIN,
+    _RANGE,
+    _INVERSE,
+    _CHAIN,
+    _FIRST,
+    _REST,
+)
+_AXIOM_TYPES = (_SYMMETRIC, _TRANSITIVE, _DATATYPE)
+
+
 def rules_of(store: ox.Store) -> Rules:
-    """The rules of the ontology graph in ``store`` (compiled once per ontology content)."""
-    return _compiled(
-        frozenset(q.triple for q in store.quads_for_pattern(None, None, None, _ONTOLOGY))
-    )
+    """The rules of the ontology graph in ``store`` (compiled once per ontology content).
+
+    Every refresh calls this, to notice a changed ontology; it reads only the triples
+    the rules are made of, since decoding the whole ontology graph took most of a refresh.
+    """
+    triples = [
+        q.triple
+        for p in _AXIOM_PREDICATES
+        for q in store.quads_for_pattern(None, p, None, _ONTOLOGY)
+    ]
+    triples += [
+        q.triple for c in _AXIOM_TYPES for q in store.quads_for_pattern(None, TYPE, c, _ONTOLOGY)
+    ]
+    return _compiled(frozenset(triples))
 
 
 @functools.lru_cache(maxsize=4)
