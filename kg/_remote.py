@@ -548,6 +548,9 @@ class RemoteEngine:
         for graph_iri, lines in by_graph.items():
             self.insert_lines(graph_iri, lines)
 
+    def add(self, quad: ox.Quad) -> None:
+        self.extend([quad])
+
     def insert_lines(self, graph_iri: str, lines: Sequence[str]) -> None:
         """Add N-Triples lines to a graph: Graph Store POSTs, or INSERT DATA, in chunks."""
         size = self.config.chunk
@@ -694,9 +697,7 @@ class RemoteStore(OxigraphStore):
                 ox.Store().query(sparql, prefixes=PREFIXES)  # empty: only the parse counts
             except SyntaxError as exc:
                 line, column = syntax_position(str(exc))
-                raise QueryError(
-                    f"SPARQL syntax error: {exc}", line=line, column=column
-                ) from exc
+                raise QueryError(f"SPARQL syntax error: {exc}", line=line, column=column) from exc
             except (OSError, ValueError, RuntimeError):
                 pass  # not a syntax error: the engine decides
         return super().execute(sparql, **kwargs)

@@ -12,8 +12,9 @@ from kg.errors import ManifestError, RDFSyntaxError
 from kg.formats import RdfFormat
 from kg.loading import load_dataset
 from kg.namespaces import DERIVED_GRAPH, ONTOLOGY_GRAPH, graph_iri
-from kg.store import open_store
+from kg.store import GraphStore, Location, open_store
 from kg.validation import Shapes
+from tests.backends import Backend
 
 
 @pytest.fixture
@@ -23,6 +24,21 @@ def project(tmp_path: Path, root: Path) -> Path:
     shutil.copytree(root / "data", tmp_path / "data")
     shutil.copytree(root / "shapes", tmp_path / "shapes")
     return tmp_path
+
+
+pytestmark = pytest.mark.backends
+
+
+@pytest.fixture
+def store(backend_store: GraphStore) -> GraphStore:
+    """The curated data on each backend in turn."""
+    return backend_store
+
+
+@pytest.fixture
+def empty(backend: Backend, tmp_path: Path) -> Location:
+    """Where an empty store of the backend is (a directory, or the emptied engine)."""
+    return backend.empty(tmp_path)
 
 
 def _quads(store) -> set[str]:
@@ -47,8 +63,10 @@ def test_load_writes_every_listed_graph(store) -> None:
     assert store.count(DERIVED_GRAPH) > 100
 
 
-def test_loading_twice_gives_the_same_store(project: Path, tmp_path: Path, shapes: Shapes) -> None:
-    s = open_store(tmp_path / "store")
+def test_loading_twice_gives_the_same_store(
+    empty: Location, project: Path, tmp_path: Path, shapes: Shapes
+) -> None:
+    s = open_store(empty)
     load_dataset(s, project, shapes=shapes)
     first = _quads(s)
     load_dataset(s, project, shapes=shapes)
@@ -57,9 +75,9 @@ def test_loading_twice_gives_the_same_store(project: Path, tmp_path: Path, shape
 
 
 def test_a_broken_file_is_reported_with_line_and_column_and_changes_nothing(
-    project: Path, tmp_path: Path, shapes: Shapes
+    empty: Location, project: Path, tmp_path: Path, shapes: Shapes
 ) -> None:
-    s = open_store(tmp_path / "store")
+    s = open_store(empty)
     load_dataset(s, project, shapes=shapes)
     before = _quads(s)
     broken = project / "data" / "articles" / "a003.ttl"
@@ -79,39 +97,43 @@ def test_a_broken_file_is_reported_with_line_and_column_and_changes_nothing(
     assert _quads(s) == before  # the valid change to entities.ttl was not written either
 
 
-def test_an_unlisted_data_file_is_an_error(project: Path) -> None:
+def test_an_unlisted_data_file_is_an_error(empty: Location, project: Path) -> None:
     (project / "data" / "articles" / "a999.ttl").write_text("<a:b> <a:c> <a:d> .\n")
     with pytest.raises(ManifestError, match="not listed"):
-        load_dataset(open_store(None), project)
+        load_dataset(open_store(empty), project)
 
 
-def test_a_missing_or_empty_listed_file_is_an_error(project: Path) -> None:
+def test_a_missing_or_empty_listed_file_is_an_error(empty: Location, project: Path) -> None:
     target = project / "data" / "articles" / "a002.ttl"
     target.write_text("")
     with pytest.raises(ManifestError, match="empty"):
-        load_dataset(open_store(None), project)
+        load_dataset(open_store(empty), project)
     target.unlink()
     with pytest.raises(ManifestError, match="missing"):
-        load_dataset(open_store(None), project)
+        load_dataset(open_store(empty), project)
 
 
-def test_an_ontology_module_missing_from_the_catalog_is_an_error(project: Path) -> None:
+def test_an_ontology_module_missing_from_the_catalog_is_an_error(
+    empty: Location, project: Path
+) -> None:
     (project / "ontology" / "modules" / "extra.ttl").write_text("<a:b> <a:c> <a:d> .\n")
     with pytest.raises(ManifestError, match="catalog"):
-        load_dataset(open_store(None), project)
+        load_dataset(open_store(empty), project)
 
 
-def test_the_store_survives_reopening(project: Path, tmp_path: Path, shapes: Shapes) -> None:
-    s = open_store(tmp_path / "store")
+def test_the_store_survives_reopening(
+    empty: Location, project: Path, tmp_path: Path, shapes: Shapes
+) -> None:
+    s = open_store(empty)
     load_dataset(s, project, shapes=shapes)
     n = s.count()
     s.close()
-    again = open_store(tmp_path / "store")
+    again = open_store(empty)
     assert again.count() == n
 
 
 def test_a_reload_drops_unlisted_files_but_keeps_what_was_written_through_the_server(
-    project: Path, shapes: Shapes
+    empty: Location, project: Path, shapes: Shapes
 ) -> None:
     import pyoxigraph as ox
 
@@ -126,7 +148,7 @@ def test_a_reload_drops_unlisted_files_but_keeps_what_was_written_through_the_se
     manifest.write_text(
         original + '\n[[file]]\npath = "extra.ttl"\ngraph = "extra"\nkind = "registry"\n'
     )
-    store = open_store(None)
+    store = open_store(empty)
     load_dataset(store, project, shapes=shapes)
     assert graph_iri("extra") in store.named_graphs()
     # a write through the server: a change record and a graph uploaded by a user

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urljoin
 
@@ -24,6 +23,7 @@ from rdflib import Graph, Literal, URIRef
 from rdflib.compare import isomorphic
 from rdflib.namespace import RDFS
 
+from tests.backends import Backend
 from tests.canary import canary as start_canary
 from tests.server import TOKEN, running_server
 
@@ -185,11 +185,32 @@ def canary() -> Iterator[Canary]:
         yield Canary(url, seen)
 
 
+pytestmark = pytest.mark.backends
+
+
 @pytest.fixture(scope="module")
-def w(store_path: Path) -> Iterator[httpx.Client]:
+def server(backend_server: str) -> str:
+    """The read-only server over the curated data, on each backend in turn."""
+    return backend_server
+
+
+@pytest.fixture(scope="module")
+def client(backend_client: httpx.Client) -> httpx.Client:
+    return backend_client
+
+
+@pytest.fixture
+def writable_server(backend: Backend) -> Iterator[str]:
+    """A fresh writable server over the curated data, on each backend in turn."""
+    with running_server(backend.writable(), workers=2, writable=True) as base:
+        yield base
+
+
+@pytest.fixture(scope="module")
+def w(backend: Backend) -> Iterator[httpx.Client]:
     """A client of one writable server shared by this module's tests (distinct graphs)."""
     with (
-        running_server(store_path, workers=2, writable=True) as base,
+        running_server(backend.writable(), workers=2, writable=True) as base,
         httpx.Client(base_url=base, timeout=60) as c,
     ):
         yield c

@@ -1,0 +1,176 @@
+"""The remote store on real engines: atomicity, chunked idempotent loads, retries, auth.
+
+Runs on each external engine (the embedded store has its own tests). What each engine
+guarantees is written down in docs/deployment.md; :data:`ATOMIC_UPDATES` is the same
+table, and the test below holds the engines to it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from kg._oxigraph import parse_rdf_bytes
+from kg._remote import STAGING, RemoteConfig, RemoteStore
+from kg.errors import QueryError, StoreError
+from kg.formats import RdfFormat
+from tests.backends import Backend
+
+G = "https://w3id.org/geokg/graph/test/remote/"
+EX = "https://w3id.org/geokg/id/test-remote-"
+LABEL = "http://www.w3.org/2000/01/rdf-schema#label"
+
+#: Whether one SPARQL Update request (several operations) is all or nothing.
+ATOMIC_UPDATES = {"oxigraph": True, "virtuoso": False}
+
+
+@pytest.fixture
+def remote(backend: Backend, tmp_path) -> Iterator[RemoteStore]:
+    if not backend.remote:
+        pytest.skip("the embedded store is not a remote store (tests/test_loading.py)")
+    assert backend.config is not None
+    backend.empty(tmp_path)
+    store = RemoteStore(backend.config)
+    yield store
+    store.close()
+
+
+def _graph(name: str, n: int) -> object:
+    body = "".join(f'<{EX}{name}-{i}> <{LABEL}> "{name} {i}" .\n' for i in range(n)).encode()
+    return parse_rdf_bytes(body, G + name, RdfFormat.NTRIPLES)
+
+
+class _Flaky(httpx.BaseTransport):
+    """A transport that fails chosen requests: ``fail(request) -> status or None``."""
+
+    def __init__(self, fail) -> None:  # noqa: ANN001
+        self._inner = httpx.HTTPTransport()
+        self._fail = fail
+        self.requests = 0
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self.requests += 1
+        status = self._fail(request, self.requests)
+        if status is not None:
+            return httpx.Response(status, text="injected failure")
+        return self._inner.handle_request(request)
+
+
+def _use_transport(store: RemoteStore, transport: httpx.BaseTransport) -> None:
+    client = store.raw.client
+    old = client._http
+    client._http = httpx.Client(auth=old.auth, headers=old.headers, transport=transport)
+    old.close()
+
+
+def test_one_update_request_is_atomic_where_the_engine_says_so(
+    backend: Backend, remote: RemoteStore
+) -> None:
+    """A request whose second operation fails at run time: does the first one stay?"""
+    g = G + "atomic"
+    with pytest.raises((QueryError, StoreError)):
+        remote.update(
+            f'INSERT DATA {{ GRAPH <{g}> {{ <{EX}a> <{LABEL}> "a" }} }} ;\n'
+            f"DROP GRAPH <{G}never-existed>"  # not SILENT: an error, as SPARQL 1.1 says
+        )
+    kept = remote.count(g)
+    if ATOMIC_UPDATES[backend.name]:
+        assert kept == 0, "the engine applied part of a failed request"
+    else:  # the operations before the failing one stay applied (docs/deployment.md)
+        assert kept == 1, "the engine is atomic after all: update ATOMIC_UPDATES and the docs"
+        remote.update(f"DROP SILENT GRAPH <{g}>")
+
+
+def test_a_request_the_engine_rejects_whole_changes_nothing(remote: RemoteStore) -> None:
+    """An error found before running (a bad literal for its datatype) writes nothing."""
+    g = G + "rejected"
+    with pytest.raises((QueryError, StoreError)):
+        remote.update(
+            f'INSERT DATA {{ GRAPH <{g}> {{ <{EX}a> <{LABEL}> "a" }} }} ;\n'
+            f"INSERT DATA {{ GRAPH <{g}> {{ <{EX}b> <{LABEL}> ) }} }}"
+        )
+    assert remote.count(g) == 0
+
+
+def test_bulk_replace_is_chunked_idempotent_and_switched_in_one_request(
+    remote: RemoteStore,
+) -> None:
+    small = RemoteConfig(**{**vars(remote.config), "chunk": 7})
+    store = RemoteStore(small)
+    graphs = [_graph("one", 50), _graph("two", 20)]
+    store.replace_graphs(graphs)
+    assert store.count(G + "one") == 50 and store.count(G + "two") == 20
+    before = store.export(RdfFormat.NQUADS)
+    store.replace_graphs(graphs)  # again: the same store
+    assert store.export(RdfFormat.NQUADS) == before
+    # staging graphs never stay behind
+    assert not [g for g in store.raw.our_graphs() if g.startswith(STAGING)]
+    store.close()
+
+
+def test_a_failed_bulk_load_leaves_the_live_graphs_as_they_were(remote: RemoteStore) -> None:
+    remote.replace_graphs([_graph("live", 30)])
+    before = remote.export(RdfFormat.NQUADS)
+    small = RemoteStore(RemoteConfig(**{**vars(remote.config), "chunk": 10, "retries": 1}))
+    # the third chunk of the upload fails for good (after its retry)
+    chunks = {"n": 0}
+
+    def fail(request: httpx.Request, _count: int) -> int | None:
+        body = request.content or b""
+        if b"test-remote-live" in body and request.method == "POST":
+            chunks["n"] += 1
+            if chunks["n"] >= 3:
+                return 503
+        return None
+
+    _use_transport(small, _Flaky(fail))
+    with pytest.raises(StoreError, match="503"):
+        small.replace_graphs([_graph("live", 80)])
+    small.close()
+    assert remote.export(RdfFormat.NQUADS) == before
+    remote.raw.forget_graphs()
+    assert not [g for g in remote.raw.our_graphs() if g.startswith(STAGING)]
+
+
+def test_transient_failures_are_retried(remote: RemoteStore) -> None:
+    """Every other request first gets a 503: the load still completes, once."""
+    flaky = RemoteStore(RemoteConfig(**{**vars(remote.config), "chunk": 5, "retries": 2}))
+    transport = _Flaky(lambda _r, n: 503 if n % 2 == 1 else None)
+    _use_transport(flaky, transport)
+    flaky.replace_graphs([_graph("retried", 23)])
+    flaky.close()
+    assert remote.count(G + "retried") == 23
+    assert transport.requests >= 10
+
+
+def test_an_unreachable_store_is_a_clear_error(remote: RemoteStore) -> None:
+    dead = RemoteStore(
+        RemoteConfig("http://127.0.0.1:9/sparql", retries=1, timeout=2)  # discard port
+    )
+    with pytest.raises(StoreError, match="cannot reach the store"):
+        dead.count()
+    dead.close()
+
+
+def test_wrong_credentials_are_a_clear_error(backend: Backend, remote: RemoteStore) -> None:
+    if remote.config.auth == "none":
+        pytest.skip(f"{backend.name} is run without authentication")
+    wrong = RemoteStore(RemoteConfig(**{**vars(remote.config), "password": "not-it"}))
+    with pytest.raises(StoreError, match="credentials"):
+        wrong.update(f'INSERT DATA {{ GRAPH <{G}x> {{ <{EX}x> <{LABEL}> "x" }} }}')
+    wrong.close()
+    anonymous = RemoteStore(
+        RemoteConfig(**{**vars(remote.config), "auth": "none", "user": None, "password": None})
+    )
+    with pytest.raises(StoreError):
+        anonymous.update(f'INSERT DATA {{ GRAPH <{G}x> {{ <{EX}x> <{LABEL}> "x" }} }}')
+    anonymous.close()
+    assert remote.count(G + "x") == 0
+
+
+def test_the_engines_own_graphs_are_not_ours(remote: RemoteStore) -> None:
+    remote.replace_graphs([_graph("mine", 3)])
+    assert remote.named_graphs() == [G + "mine"]
+    assert remote.count() == 3
