@@ -45,7 +45,7 @@ def _graph(name: str, n: int) -> object:
 class _Flaky(httpx.BaseTransport):
     """A transport that fails chosen requests: ``fail(request) -> status or None``."""
 
-    def __init__(self, fail) -> None:  # noqa: ANN001
+    def __init__(self, fail) -> None:
         self._inner = httpx.HTTPTransport()
         self._fail = fail
         self.requests = 0
