@@ -216,13 +216,17 @@ def start_virtuoso(
         # Creates the database and sets the DBA (and DAV) password before the server ever
         # listens: `+pwdold dba +pwddba NEW` changes it and exits.
         _write_virtuoso_ini(directory, free_port(), free_port(), buffers)
-        _run_bounded(
-            [command, "+configfile", "virtuoso.ini", "+foreground",
-             "+pwdold", "dba", "+pwddba", creds["dba"], "+pwddav", creds["dba"]],
-            directory, log, min(timeout, 180.0), "setting the DBA password",
-        )  # fmt: skip
-        if "The DBA password is changed" not in _tail(log, 50):
-            raise EngineError(f"virtuoso did not set the DBA password\n{_log_tails(directory)}")
+        try:
+            _run_bounded(
+                [command, "+configfile", "virtuoso.ini", "+foreground",
+                 "+pwdold", "dba", "+pwddba", creds["dba"], "+pwddav", creds["dba"]],
+                directory, log, min(timeout, 180.0), "setting the DBA password",
+            )  # fmt: skip
+            if "The DBA password is changed" not in _tail(log, 50):
+                raise EngineError(f"virtuoso did not set the DBA password\n{_log_tails(directory)}")
+        except EngineError:
+            _remove_virtuoso_database(directory)
+            raise
 
     def launch() -> RunningEngine:
         sql_port, http_port = free_port(), free_port()
@@ -246,14 +250,27 @@ def start_virtuoso(
             admin=(f"{HOST}:{sql_port}", creds["dba"]),
         )
 
-    engine = _launch_until_ready(launch, timeout)
+    try:
+        engine = _launch_until_ready(launch, timeout)
+    except EngineError:
+        if fresh:
+            _remove_virtuoso_database(directory)
+        raise
     if fresh:
         try:
             isql(engine, _VIRTUOSO_SETUP.format(user=creds["user"], password=creds["password"]))
         except EngineError:
             engine.stop()
+            _remove_virtuoso_database(directory)
             raise
     return engine
+
+
+def _remove_virtuoso_database(directory: Path) -> None:
+    """After a failed first start: the next start creates the database anew."""
+    for name in ("virtuoso.db", "virtuoso-temp.db", "virtuoso.trx", "virtuoso-temp.trx",
+                 "virtuoso.pxa", "virtuoso.lck", CREDENTIALS_FILE):  # fmt: skip
+        (directory / name).unlink(missing_ok=True)
 
 
 def isql(engine: RunningEngine, sql: str, *, timeout: float = 120.0) -> str:
@@ -501,7 +518,8 @@ def _launch_until_ready(launch: Any, timeout: float, attempts: int = 3) -> Runni
             return engine
         except EngineError as e:
             engine.stop(15)
-            taken = "in use" in str(e).lower() or "failed to bind" in str(e).lower()
+            text = str(e).lower()  # Oxigraph, Virtuoso's SQL port: "address already in use"
+            taken = any(x in text for x in ("in use", "failed to bind", "failed http listen"))
             if not taken or attempt == attempts - 1:
                 raise
     raise AssertionError("unreachable")
@@ -520,8 +538,8 @@ def _wait_ready(engine: RunningEngine, timeout: float) -> None:
                 )
             try:
                 r = client.get(engine.query_url, params={"query": "ASK {}"})
-                if r.status_code == 200:
-                    return
+                if r.status_code == 200 and all(_accepts(port) for port in engine.ports):
+                    return  # every port (Virtuoso's SQL port too) takes connections
                 last = f"HTTP {r.status_code}: {r.text[:200]}"
             except httpx.HTTPError as e:
                 last = repr(e)
@@ -530,6 +548,12 @@ def _wait_ready(engine: RunningEngine, timeout: float) -> None:
         f"{engine.name} did not answer on {engine.query_url} within {timeout:.0f}s ({last})\n"
         f"{_log_tails(engine.directory)}"
     )
+
+
+def _accepts(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.settimeout(2.0)
+        return s.connect_ex((HOST, port)) == 0
 
 
 def _group_members(pgid: int) -> list[int]:
