@@ -46,7 +46,7 @@ from kg.errors import QueryError, StoreError
 from kg.formats import RdfFormat, ResultFormat
 from kg.namespaces import PREFIXES
 from kg.results import write_boolean, write_results
-from kg.sparql import inspect_query, syntax_position
+from kg.sparql import inspect_query, split_dataset_clauses, syntax_position
 
 __all__ = ["DIALECTS", "RemoteConfig", "RemoteEngine", "RemoteStore"]
 
@@ -68,6 +68,8 @@ class Dialect:
     ignore_graphs: tuple[str, ...] = ()
     #: The form field an update is sent in (the standard says ``update``).
     update_field: str = "update"
+    #: ``GRAPH ?g { }`` leaves ?g unbound instead of giving one solution per graph.
+    empty_graph_pattern_unbound: bool = False
 
 
 DIALECTS: dict[str, Dialect] = {
@@ -84,6 +86,7 @@ DIALECTS: dict[str, Dialect] = {
             "http://localuriqaserver/",
             "urn:core:services:sparql",
         ),
+        empty_graph_pattern_unbound=True,
     ),
 }
 
@@ -285,6 +288,7 @@ def _with_prefixes(sparql: str, prefixes: dict[str, str] | None) -> str:
     return (" ".join(lines) + " " if lines else "") + sparql
 
 
+_EMPTY_GRAPH_PATTERN = re.compile(r"(?i)\bGRAPH\s+([?$]\w+)\s*\{\s*\}")
 _WHERE = re.compile(r"(?i)\bWHERE\s*\{")
 
 
@@ -322,21 +326,23 @@ def _term(term: object) -> str:
 class RemoteEngine:
     """The part of ``pyoxigraph.Store`` the package uses, over SPARQL 1.1 and HTTP."""
 
-    #: Seconds the list of our graphs is reused (writes through us refresh it at once).
-    GRAPHS_TTL = 5.0
 
     def __init__(self, config: RemoteConfig) -> None:
         self.config = config
         self.client = _Client(config)
         self._graphs: list[str] | None = None
-        self._graphs_at = 0.0
         self._cache: _QuadCache | None = None
 
     # -- our graphs
     def our_graphs(self) -> list[str]:
-        """The engine's named graphs that are ours (cached for :attr:`GRAPHS_TTL`)."""
-        now = time.monotonic()
-        if self._graphs is None or now - self._graphs_at > self.GRAPHS_TTL:
+        """The engine's named graphs that are ours.
+
+        Listing them scans the store on some engines (seconds on Virtuoso), so the list
+        is kept until this store writes: the server opens a fresh store in each process
+        after each of its writes. A graph another client creates meanwhile is not seen
+        until then (docs/deployment.md).
+        """
+        if self._graphs is None:
             rows = self._select("SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } }", None)
             ignored = self.config.ignored
             self._graphs = sorted(
@@ -344,7 +350,6 @@ class RemoteEngine:
                 for (g,) in rows
                 if isinstance(g, ox.NamedNode) and not g.value.startswith(ignored)
             )
-            self._graphs_at = now
         return self._graphs
 
     def forget_graphs(self) -> None:
@@ -378,11 +383,27 @@ class RemoteEngine:
         substitutions: dict[ox.Variable, Any] | None = None,
     ) -> Any:
         """Run a query; answer as pyoxigraph does (solutions, a boolean, or triples)."""
-        text = _with_prefixes(_substituted(sparql, substitutions), prefixes)
         dataset = None
-        own_dataset = inspect_query(sparql).has_dataset_clause
-        if not own_dataset or default_graph is not None or named_graphs is not None:
+        if inspect_query(sparql).has_dataset_clause:
+            # The query's FROM clauses go to the protocol's parameters: engines differ on
+            # what FROM alone leaves as named graphs (Virtuoso: all of them), and on
+            # whether the protocol's dataset overrides the query's (Virtuoso: no).
+            clauses = split_dataset_clauses(sparql)
+            if clauses is not None:
+                sparql = clauses.text
+                if default_graph is None and named_graphs is None:
+                    dataset = (list(clauses.default) or [EMPTY], list(clauses.named) or [EMPTY])
+        if dataset is None and (
+            not inspect_query(sparql).has_dataset_clause
+            or default_graph is not None
+            or named_graphs is not None
+        ):
             dataset = self._dataset(default_graph, named_graphs, use_default_graph_as_union)
+        if DIALECTS[self.config.dialect].empty_graph_pattern_unbound:
+            sparql = _EMPTY_GRAPH_PATTERN.sub(
+                r"{ SELECT DISTINCT \1 WHERE { GRAPH \1 { ?kg_s ?kg_p ?kg_o } } }", sparql
+            )
+        text = _with_prefixes(_substituted(sparql, substitutions), prefixes)
         response = self.client.query(text, dataset)
         media = _media(response)
         try:
@@ -466,11 +487,12 @@ class RemoteEngine:
                     if (p is None or q.predicate == p) and (g is None or q.graph_name == g)
                 ]
             )
-        if cache is not None and s is None and p is None and o is None and g is not None:
-            if g not in cache.graphs:  # a whole graph: the ontology, read by the reasoner
-                cache.graphs[g] = list(self._pattern(None, None, None, g))
-                cache.size += len(cache.graphs[g])
-            return iter(cache.graphs[g])
+        if cache is not None and s is None and o is None and g is not None:
+            key = (p, g)  # a graph, or a property in it: the ontology, read by the reasoner
+            if key not in cache.graphs:
+                cache.graphs[key] = list(self._pattern(None, p, None, g))
+                cache.size += len(cache.graphs[key])
+            return iter(cache.graphs[key])
         return self._pattern(s, p, o, g)
 
     def _fetch_subjects(self, s: ox.NamedNode, cache: _QuadCache) -> None:

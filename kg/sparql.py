@@ -18,16 +18,19 @@ True
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 from enum import Enum
 
 __all__ = [
+    "DatasetClauses",
     "QueryForm",
     "QueryInfo",
     "UpdateInfo",
     "inspect_query",
     "inspect_update",
+    "split_dataset_clauses",
     "syntax_position",
 ]
 
@@ -174,6 +177,70 @@ def inspect_update(text: str) -> UpdateInfo:
 
 
 _POSITION = re.compile(r"error at (\d+):(\d+)")
+
+
+_SKIPPED = ("ws", "comment")
+
+
+@dataclass(frozen=True)
+class DatasetClauses:
+    """A query's FROM and FROM NAMED graphs, and its text without those clauses."""
+
+    default: tuple[str, ...]
+    named: tuple[str, ...]
+    text: str
+
+
+def split_dataset_clauses(text: str) -> DatasetClauses | None:
+    """Take the FROM and FROM NAMED clauses out of a query (for a remote engine's protocol).
+
+    Only clauses with full IRIs are taken out; None if there are none, or if one uses a
+    prefixed name or the text has escapes (then the query is left as it is).
+
+    >>> split_dataset_clauses("SELECT * FROM <http://a/> FROM NAMED <http://b/> { ?s ?p ?o }")
+    DatasetClauses(default=('http://a/',), named=('http://b/',), text='SELECT *   { ?s ?p ?o }')
+    """
+    if "\\" in text or not _may_have_keyword(text, ("FROM",)):
+        return None
+    default: list[str] = []
+    named: list[str] = []
+    out: list[str] = []
+    pos = 0
+    matches = list(_TOKEN.finditer(text))
+    i = 0
+    while i < len(matches):
+        m = matches[i]
+        if m.lastgroup == "word" and m.group().upper() == "FROM":
+            j = i + 1
+            significant = list(
+                itertools.islice(
+                    (k for k in range(j, len(matches)) if matches[k].lastgroup not in _SKIPPED), 2
+                )
+            )
+            if not significant:
+                return None
+            k = significant[0]
+            target = (
+                named
+                if matches[k].lastgroup == "word" and matches[k].group().upper() == "NAMED"
+                else default
+            )
+            if target is named:
+                if len(significant) < 2:
+                    return None
+                k = significant[1]
+            if matches[k].lastgroup != "iri":
+                return None
+            target.append(matches[k].group()[1:-1])
+            out.append(text[pos : m.start()])
+            pos = matches[k].end()
+            i = k + 1
+            continue
+        i += 1
+    if not default and not named:
+        return None
+    out.append(text[pos:])
+    return DatasetClauses(tuple(default), tuple(named), "".join(out))
 
 
 def syntax_position(message: str) -> tuple[int | None, int | None]:
