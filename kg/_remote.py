@@ -70,6 +70,10 @@ class Dialect:
     update_field: str = "update"
     #: ``GRAPH ?g { }`` leaves ?g unbound instead of giving one solution per graph.
     empty_graph_pattern_unbound: bool = False
+    #: Text put before every update (an engine's pragma; empty for the standard).
+    update_pragma: str = ""
+    #: Close the connection after each Graph Store request.
+    gsp_fresh_connection: bool = False
 
 
 DIALECTS: dict[str, Dialect] = {
@@ -87,6 +91,9 @@ DIALECTS: dict[str, Dialect] = {
             "urn:core:services:sparql",
         ),
         empty_graph_pattern_unbound=True,
+        # INSERT DATA fails above about 1300 triples without it (docs/engines.md §5).
+        update_pragma="DEFINE sql:big-data-const 1\n",
+        gsp_fresh_connection=True,
     ),
 }
 
@@ -220,16 +227,20 @@ class _Client:
             "application/sparql-results+xml;q=1.0, application/n-triples;q=0.9, "
             "text/turtle;q=0.8, application/rdf+xml;q=0.5"
         )
-        return self.send(
+        response = self.send(
             "POST",
             self.config.query_url,
             what="a query",
             content=urlencode(form).encode(),
             headers={"Accept": accept, "Content-Type": _FORM},
         )
+        _refuse_partial(response)
+        return response
 
     def update(self, sparql: str) -> None:
-        field_name = DIALECTS[self.config.dialect].update_field
+        dialect = DIALECTS[self.config.dialect]
+        field_name = dialect.update_field
+        sparql = dialect.update_pragma + sparql
         self.send(
             "POST",
             self.config.update_endpoint,
@@ -241,6 +252,10 @@ class _Client:
     # -- Graph Store protocol
     def graph(self, method: str, graph_iri: str, **kwargs: Any) -> httpx.Response:
         assert self.config.gsp_url is not None
+        if DIALECTS[self.config.dialect].gsp_fresh_connection:
+            # Virtuoso can leave a keep-alive connection unusable after a Graph Store
+            # error (docs/engines.md §4): one connection per Graph Store request.
+            kwargs["headers"] = {**kwargs.get("headers", {}), "Connection": "close"}
         return self.send(
             method,
             self.config.gsp_url,
@@ -262,6 +277,19 @@ def _checked(response: httpx.Response, what: str) -> httpx.Response:
     if status == 400:
         raise QueryError(f"the store rejected {what}: {text}")
     raise StoreError(f"the store failed {what} (HTTP {status}): {text}")
+
+
+def _refuse_partial(response: httpx.Response) -> None:
+    """Virtuoso cuts results at ResultSetMaxRows, or at its time limit, and says so only in
+    a header: a cut answer would be a wrong one, so it is an error (docs/deployment.md)."""
+    if "x-sparql-maxrows" in response.headers:
+        raise StoreError(
+            "the store cut the result at its row limit "
+            f"({response.headers['x-sparql-maxrows']} rows): raise it (Virtuoso: "
+            "ResultSetMaxRows)"
+        )
+    if response.headers.get("x-sql-state") == "S1TAT":
+        raise StoreError("the store stopped the query at its own time limit (partial result)")
 
 
 def _media(response: httpx.Response) -> str:
@@ -325,7 +353,6 @@ def _term(term: object) -> str:
 
 class RemoteEngine:
     """The part of ``pyoxigraph.Store`` the package uses, over SPARQL 1.1 and HTTP."""
-
 
     def __init__(self, config: RemoteConfig) -> None:
         self.config = config
@@ -579,12 +606,12 @@ class RemoteEngine:
         for start in range(0, len(lines), size):
             chunk = lines[start : start + size]
             if self.config.gsp_url:
-                body = ("\n".join(chunk) + "\n").encode()
+                # N-Triples is Turtle. Sent as Turtle with a directive first, because
+                # Virtuoso guesses the syntax from the body and takes N-Triples with a long
+                # line for plain text (docs/engines.md §4).
+                body = ("@prefix kg: <urn:x-geokg:> .\n" + "\n".join(chunk) + "\n").encode()
                 self.client.graph(
-                    "POST",
-                    graph_iri,
-                    content=body,
-                    headers={"Content-Type": "application/n-triples"},
+                    "POST", graph_iri, content=body, headers={"Content-Type": "text/turtle"}
                 )
             else:
                 body = "\n".join(chunk)

@@ -134,4 +134,3 @@ class Backend:
     def close(self) -> None:
         if self._curated_path is not None:
             shutil.rmtree(self._curated_path, ignore_errors=True)
-

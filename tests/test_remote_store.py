@@ -174,3 +174,13 @@ def test_the_engines_own_graphs_are_not_ours(remote: RemoteStore) -> None:
     remote.replace_graphs([_graph("mine", 3)])
     assert remote.named_graphs() == [G + "mine"]
     assert remote.count() == 3
+
+
+def test_a_result_the_store_cut_is_an_error_not_a_short_answer() -> None:
+    from kg._remote import _refuse_partial
+
+    with pytest.raises(StoreError, match="row limit"):
+        _refuse_partial(httpx.Response(200, headers={"X-SPARQL-MaxRows": "10000"}))
+    with pytest.raises(StoreError, match="time limit"):
+        _refuse_partial(httpx.Response(200, headers={"X-SQL-State": "S1TAT"}))
+    _refuse_partial(httpx.Response(200))  # a whole answer passes
