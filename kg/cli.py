@@ -23,7 +23,7 @@ from kg.loading import load_dataset
 from kg.manifest import read_manifest
 from kg.namespaces import GRAPH, NON_ASSERTED_GRAPHS, PREFIXES, sparql_prologue
 from kg.statistics import count_by_class, count_by_graph
-from kg.store import GraphStore, open_store
+from kg.store import GraphStore, open_store, store_location
 from kg.validation import (
     Change,
     ValidationReport,
@@ -43,12 +43,12 @@ app = typer.Typer(
 err = Console(stderr=True)
 
 
-def _default_store() -> Path:
+def _default_store() -> str:
     env = os.environ.get("KG_STORE")
     if env:
-        return Path(env)
+        return env  # a path or a URL
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "geokg" / "store"
+    return str(Path(base) / "geokg" / "store")
 
 
 def _default_root() -> Path:
@@ -57,10 +57,11 @@ def _default_root() -> Path:
 
 
 StoreOption = Annotated[
-    Path,
+    str,
     typer.Option(
         "--store",
-        help="Store directory (env KG_STORE; default: user data dir).",
+        help="Store directory, or the SPARQL query URL of an external store (env KG_STORE; "
+        "default: user data dir; an external store's other settings: KG_STORE_* variables).",
         default_factory=_default_store,
         show_default=False,
     ),
@@ -79,9 +80,9 @@ class ExportFormat(StrEnum):
     turtle = "turtle"
 
 
-def _open(path: Path) -> GraphStore:
+def _open(location: str) -> GraphStore:
     try:
-        return open_store(path)
+        return open_store(store_location(location))
     except KGError as exc:
         _fail(exc)
 
