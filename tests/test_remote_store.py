@@ -184,3 +184,45 @@ def test_a_result_the_store_cut_is_an_error_not_a_short_answer() -> None:
     with pytest.raises(StoreError, match="time limit"):
         _refuse_partial(httpx.Response(200, headers={"X-SQL-State": "S1TAT"}))
     _refuse_partial(httpx.Response(200))  # a whole answer passes
+
+
+def test_the_store_is_chosen_by_giving_a_url_instead_of_a_directory(tmp_path) -> None:
+    from pydantic import ValidationError
+
+    from api.settings import Settings
+    from kg.store import store_location
+
+    remote = Settings(store="http://127.0.0.1:7878/query", store_dialect="oxigraph")
+    assert isinstance(remote.store_location(), RemoteConfig)
+    assert remote.store is None and remote.store_url == "http://127.0.0.1:7878/query"
+    assert Settings(store=tmp_path / "s").store_location() == tmp_path / "s"
+    with pytest.raises(ValidationError, match="directory"):
+        Settings(store=tmp_path / "s", store_url="http://127.0.0.1:1/q")
+    with pytest.raises(ValidationError, match="password"):
+        Settings(store="http://127.0.0.1:1/q", store_auth="digest", store_user="u")
+    config = store_location(
+        "https://db.example/sparql",
+        env={"KG_STORE_AUTH": "bearer", "KG_STORE_TOKEN": "t0k", "KG_STORE_CHUNK": "500"},
+    )
+    assert isinstance(config, RemoteConfig) and config.chunk == 500
+    assert "t0k" not in repr(config)
+    with pytest.raises(StoreError, match="KG_STORE_CHUNK"):
+        store_location("https://db.example/sparql", env={"KG_STORE_CHUNK": "many"})
+
+
+def test_the_kg_command_works_on_a_remote_store(backend: Backend, tmp_path) -> None:
+    from typer.testing import CliRunner
+
+    from kg.cli import app
+    from tests.server import remote_environment
+
+    if not backend.remote:
+        pytest.skip("the kg command on the embedded store: tests/test_cli.py")
+    config = backend.curated()
+    assert isinstance(config, RemoteConfig)
+    env = {"KG_STORE": config.query_url, **remote_environment(config)}
+    result = CliRunner().invoke(
+        app, ["query", "SELECT (COUNT(*) AS ?n) WHERE { ?s a gp:State }"], env=env
+    )
+    assert result.exit_code == 0, result.output
+    assert "13" in result.output
