@@ -25,6 +25,7 @@ from kg.loading import parse_dataset
 from kg.manifest import read_manifest
 from kg.namespaces import DERIVED_GRAPH, GP, INFERRED_GRAPH, ONTOLOGY_GRAPH, PREFIXES
 from kg.shacl_sparql import UnsupportedShapeError, compile_shapes
+from kg.shacl_sparql import validate_in_store as validate_with
 from kg.store import GraphStore, open_store
 from kg.validation import (
     Shapes,
@@ -40,6 +41,15 @@ _PROLOGUE = "".join(f"@prefix {p}: <{iri}> .\n" for p, iri in PREFIXES.items())
 
 def _keys(report: ValidationReport) -> set[tuple[str, ...]]:
     return {r.key for r in report.results}
+
+
+def _both_plans(store: GraphStore, shapes: Shapes) -> ValidationReport:
+    """The in-store report, checked to be the same with lookups and with scans (the plan
+    for stores on disk)."""
+    mine = validate_in_store(store, shapes)
+    scans = validate_with(store, shapes, scan=True)
+    assert _keys(scans) == _keys(mine)
+    return mine
 
 
 def _same_verdict(mine: ValidationReport, reference: ValidationReport) -> None:
@@ -89,12 +99,12 @@ def test_the_shapes_compile_without_unsupported_features(shapes: Shapes) -> None
 
 
 def test_curated_data_same_verdict_as_pyshacl(store: GraphStore, shapes: Shapes) -> None:
-    _same_verdict(validate_in_store(store, shapes), validate_store(store, shapes))
+    _same_verdict(_both_plans(store, shapes), validate_store(store, shapes))
 
 
 def test_the_world_conforms_in_the_store(ontology, world: Graph, shapes: Shapes) -> None:
     s = _store(ontology, world)
-    report = validate_in_store(s, shapes)
+    report = _both_plans(s, shapes)
     assert report.results == (), report.to_text()
     _same_verdict(report, validate_store(s, shapes))
 
@@ -154,7 +164,7 @@ def test_violating_fixtures_same_verdict_as_pyshacl(
             edited -= case.remove
             edited += case.add
         s = _store(ontology, edited)
-    mine = validate_in_store(s, shapes)
+    mine = _both_plans(s, shapes)
     reference = validate_store(s, shapes)
     _same_verdict(mine, reference)
     assert not mine.conforms or all(r.severity.name != "VIOLATION" for r in mine.results)
@@ -231,6 +241,6 @@ def test_a_supported_small_shape_reports_like_pyshacl(ontology, world: Graph) ->
     g = Graph().parse(data=_PROLOGUE + text, format="turtle")
     shapes = Shapes(g)
     s = _store(ontology, world)
-    mine = validate_in_store(s, shapes)
+    mine = _both_plans(s, shapes)
     assert mine.results
     _same_verdict(mine, validate_store(s, shapes))
