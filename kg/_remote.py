@@ -74,6 +74,9 @@ class Dialect:
     update_pragma: str = ""
     #: Close the connection after each Graph Store request.
     gsp_fresh_connection: bool = False
+    #: ASK with a protocol dataset answers true whatever the pattern (Virtuoso 7.2):
+    #: asked as ``SELECT * ... LIMIT 1`` instead.
+    ask_as_select: bool = False
 
 
 DIALECTS: dict[str, Dialect] = {
@@ -94,6 +97,7 @@ DIALECTS: dict[str, Dialect] = {
         # INSERT DATA fails above about 1300 triples without it (docs/engines.md §5).
         update_pragma="DEFINE sql:big-data-const 1\n",
         gsp_fresh_connection=True,
+        ask_as_select=True,
     ),
 }
 
@@ -431,6 +435,14 @@ class RemoteEngine:
                 r"{ SELECT DISTINCT \1 WHERE { GRAPH \1 { ?kg_s ?kg_p ?kg_o } } }", sparql
             )
         text = _with_prefixes(_substituted(sparql, substitutions), prefixes)
+        if DIALECTS[self.config.dialect].ask_as_select:
+            asked = _ask_as_select(text)
+            if asked is not None:
+                rows = self._select(asked, dataset)
+                return ox.parse_query_results(
+                    _BOOLEAN_XML % (b"true" if rows else b"false"),
+                    format=ox.QueryResultsFormat.XML,
+                )
         response = self.client.query(text, dataset)
         media = _media(response)
         try:
@@ -552,10 +564,13 @@ class RemoteEngine:
         if g is None:
             free.append("?g")
         sparql = f"SELECT {' '.join(free) or '*'} WHERE {{ GRAPH {graph} {{ {pattern} }} }}"
-        if not free:
-            sparql = f"ASK {{ GRAPH {graph} {{ {pattern} }} }}"
-            found = self.query(sparql)
-            return iter([ox.Quad(s, p, o, g)] if bool(found) else [])
+        if not free:  # a SELECT, not an ASK: Virtuoso's ASK with a dataset is always true
+            found = self._select(
+                f"SELECT ?s WHERE {{ VALUES ?s {{ {_term(s)} }} GRAPH {graph} "
+                f"{{ ?s {_term(p)} {_term(o)} }} }} LIMIT 1",
+                self._dataset(None, None, union=False),
+            )
+            return iter([ox.Quad(s, p, o, g)] if found else [])
         rows = self._select(sparql, self._dataset(None, None, union=False))
         out = []
         for row in rows:
@@ -574,7 +589,7 @@ class RemoteEngine:
 
     def __len__(self) -> int:
         rows = self._select(
-            "SELECT (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } }",
+            "SELECT (COUNT(?s) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } }",
             self._dataset(None, None, union=False),
         )
         return int(rows[0][0].value)
@@ -626,6 +641,33 @@ class RemoteEngine:
         self.client.close()
 
 
+_ASK = re.compile(r"(?i)\bASK\b")
+_BOOLEAN_XML = (
+    b'<?xml version="1.0"?><sparql xmlns="http://www.w3.org/2005/sparql-results#">'
+    b"<head></head><boolean>%s</boolean></sparql>"
+)
+
+
+def _ask_as_select(text: str) -> str | None:
+    """``ASK ...`` as ``SELECT * ... LIMIT 1``; None if not an ASK we can turn."""
+    info = inspect_query(text)
+    if info.form is None or info.form.value != "ASK":
+        return None
+    match = _ASK.search(text)
+    tail = text.rstrip()
+    if (
+        match is None
+        or not tail.endswith("}")
+        or re.search(r"(?i)\bVALUES\b[^{}]*\{[^{}]*\}\s*$", tail)
+    ):
+        return None  # a trailing VALUES block: left as it is
+    if not re.search(r"[?$]\w", text[match.end() :]):
+        return None  # no variable: SELECT * would have nothing to project
+    # SELECT *, not a constant projection: Virtuoso gives a row for an expression
+    # projected over a pattern without solutions, as it answers ASK true.
+    return text[: match.start()] + "SELECT *" + text[match.end() :] + " LIMIT 1"
+
+
 class _QuadCache:
     """Quads by subject and by object, and the objects seen but not fetched as subjects."""
 
@@ -675,7 +717,7 @@ class RemoteStore(OxigraphStore):
         if graph_iri is None:
             return len(self._store)
         rows = self._store._select(
-            f"SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH <{graph_iri}> {{ ?s ?p ?o }} }}",
+            f"SELECT (COUNT(?s) AS ?n) WHERE {{ GRAPH <{graph_iri}> {{ ?s ?p ?o }} }}",
             self._store._dataset(None, [graph_iri], union=False),
         )
         return int(rows[0][0].value)

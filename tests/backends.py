@@ -100,6 +100,12 @@ class Backend:
         self._dirty = self.remote
         return location
 
+    def restore(self) -> None:
+        """Put the curated data back now (remote: other servers may share the engine)."""
+        if self.remote:
+            self._dirty = True
+            self.curated()
+
     def empty(self, tmp_path: Path) -> Location:
         """An empty store (embedded: under ``tmp_path``; remote: the engine, emptied)."""
         if self.config is None:

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from rdflib import URIRef
 
 from kg._oxigraph import parse_rdf_bytes
 from kg._remote import STAGING, RemoteConfig, RemoteStore
@@ -226,3 +227,16 @@ def test_the_kg_command_works_on_a_remote_store(backend: Backend, tmp_path) -> N
     )
     assert result.exit_code == 0, result.output
     assert "13" in result.output
+
+
+def test_asking_about_a_missing_graph_says_no(remote: RemoteStore) -> None:
+    """Virtuoso answers ASK true whenever a dataset is given: we ask with a SELECT there."""
+    remote.replace_graphs([_graph("present", 2)])
+    missing = G + "missing"
+    assert remote.has_graph(G + "present") and not remote.has_graph(missing)
+    assert remote.query(f"ASK {{ GRAPH <{missing}> {{ ?s ?p ?o }} }}") is False
+    assert remote.query(f"ASK {{ GRAPH <{G}present> {{ ?s ?p ?o }} }}") is True
+    assert remote.count(missing) == 0
+    s, p = f"{EX}present-0", LABEL
+    assert remote.query(f'ASK {{ GRAPH <{G}present> {{ <{s}> <{p}> "present 0" }} }}') is True
+    assert not list(remote.match(*(URIRef(x) for x in (s, p, EX + "nothing", missing))))

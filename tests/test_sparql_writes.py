@@ -204,6 +204,7 @@ def writable_server(backend: Backend) -> Iterator[str]:
     """A fresh writable server over the curated data, on each backend in turn."""
     with running_server(backend.writable(), workers=2, writable=True) as base:
         yield base
+    backend.restore()  # the module's shared writable server reads the same engine
 
 
 @pytest.fixture(scope="module")
