@@ -101,7 +101,12 @@ def task_in_store(work: str, size: int, memory: bool) -> dict[str, Any]:
     shapes = load_shapes(ROOT)
     store = _open(work, memory)
     start, cpu = time.perf_counter(), _cpu()
-    report = validate_in_store(store, shapes)
+    if memory:  # lookups: the faster plan in memory
+        from kg.shacl_sparql import validate_in_store as with_plan
+
+        report = with_plan(store, shapes, scan=False)
+    else:
+        report = validate_in_store(store, shapes)
     seconds = time.perf_counter() - start
     return {
         "validated_graphs": validated_graphs(store),
