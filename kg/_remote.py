@@ -46,7 +46,12 @@ from kg.errors import QueryError, StoreError
 from kg.formats import RdfFormat, ResultFormat
 from kg.namespaces import PREFIXES
 from kg.results import write_boolean, write_results
-from kg.sparql import inspect_query, split_dataset_clauses, syntax_position
+from kg.sparql import (
+    form_keyword_span,
+    inspect_query,
+    split_dataset_clauses,
+    syntax_position,
+)
 
 __all__ = ["DIALECTS", "RemoteConfig", "RemoteEngine", "RemoteStore"]
 
@@ -641,7 +646,6 @@ class RemoteEngine:
         self.client.close()
 
 
-_ASK = re.compile(r"(?i)\bASK\b")
 _BOOLEAN_XML = (
     b'<?xml version="1.0"?><sparql xmlns="http://www.w3.org/2005/sparql-results#">'
     b"<head></head><boolean>%s</boolean></sparql>"
@@ -653,19 +657,19 @@ def _ask_as_select(text: str) -> str | None:
     info = inspect_query(text)
     if info.form is None or info.form.value != "ASK":
         return None
-    match = _ASK.search(text)
+    span = form_keyword_span(text)
     tail = text.rstrip()
     if (
-        match is None
+        span is None
         or not tail.endswith("}")
         or re.search(r"(?i)\bVALUES\b[^{}]*\{[^{}]*\}\s*$", tail)
     ):
         return None  # a trailing VALUES block: left as it is
-    if not re.search(r"[?$]\w", text[match.end() :]):
+    if not re.search(r"[?$]\w", text[span[1] :]):
         return None  # no variable: SELECT * would have nothing to project
     # SELECT *, not a constant projection: Virtuoso gives a row for an expression
     # projected over a pattern without solutions, as it answers ASK true.
-    return text[: match.start()] + "SELECT *" + text[match.end() :] + " LIMIT 1"
+    return text[: span[0]] + "SELECT *" + text[span[1] :] + " LIMIT 1"
 
 
 class _QuadCache:

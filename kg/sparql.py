@@ -28,6 +28,7 @@ __all__ = [
     "QueryForm",
     "QueryInfo",
     "UpdateInfo",
+    "form_keyword_span",
     "inspect_query",
     "inspect_update",
     "split_dataset_clauses",
@@ -241,6 +242,20 @@ def split_dataset_clauses(text: str) -> DatasetClauses | None:
         return None
     out.append(text[pos:])
     return DatasetClauses(tuple(default), tuple(named), "".join(out))
+
+
+def form_keyword_span(text: str) -> tuple[int, int] | None:
+    """Where the query form keyword (SELECT, ASK...) is in ``text``, as a lexer sees it.
+
+    >>> form_keyword_span("PREFIX ask: <http://x/ask> ASK { ?s ?p ?o }")
+    (27, 30)
+    """
+    if "\\" in text:
+        return None  # escapes shift positions: not located
+    for m in _TOKEN.finditer(text):
+        if m.lastgroup == "word" and m.group().upper() in _FORMS:
+            return m.start(), m.end()
+    return None
 
 
 def syntax_position(message: str) -> tuple[int | None, int | None]:

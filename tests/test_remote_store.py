@@ -240,3 +240,13 @@ def test_asking_about_a_missing_graph_says_no(remote: RemoteStore) -> None:
     s, p = f"{EX}present-0", LABEL
     assert remote.query(f'ASK {{ GRAPH <{G}present> {{ <{s}> <{p}> "present 0" }} }}') is True
     assert not list(remote.match(*(URIRef(x) for x in (s, p, EX + "nothing", missing))))
+
+
+def test_ask_is_turned_into_a_select_by_the_lexer_not_by_a_search() -> None:
+    from kg._remote import _ask_as_select
+
+    turned = _ask_as_select('PREFIX ask: <http://x/ask> ASK { ?s ?p "ask" }')
+    assert turned == 'PREFIX ask: <http://x/ask> SELECT * { ?s ?p "ask" } LIMIT 1'
+    assert _ask_as_select("ASK { <a:b> <a:c> <a:d> }") is None  # nothing to project
+    assert _ask_as_select("ASK { ?s ?p ?o } VALUES ?s { <a:b> }") is None
+    assert _ask_as_select("SELECT * { ?s ?p ?o }") is None
