@@ -668,3 +668,27 @@ def compact(store: OxigraphStore) -> None:
         store._store.optimize()
     except OSError as exc:
         raise StoreError(f"cannot compact store: {exc}") from exc
+
+
+def construct_into(
+    store: OxigraphStore, query: str, graph_iri: str, default_graphs: Sequence[str]
+) -> int:
+    """Add what the CONSTRUCT ``query`` gives over the union of ``default_graphs`` to
+    ``graph_iri``, with the bulk loader (no transaction: for a store nobody reads yet).
+    Returns how many triples the query gave (duplicates included)."""
+    graph = ox.NamedNode(graph_iri)
+    given = 0
+
+    def quads() -> Iterable[ox.Quad]:
+        nonlocal given
+        for t in store._store.query(query, default_graph=[ox.NamedNode(g) for g in default_graphs]):
+            given += 1
+            yield ox.Quad(t.subject, t.predicate, t.object, graph)
+
+    try:
+        store._store.bulk_extend(quads())
+    except SyntaxError as exc:
+        raise QueryError(f"query does not parse: {exc}") from exc
+    except (OSError, ValueError, RuntimeError) as exc:
+        raise StoreError(f"cannot write {graph_iri}: {exc}") from exc
+    return given

@@ -12,7 +12,8 @@ a new store in a staging directory next to the target:
    refused with its file and line;
 2. gate: the SHACL validation of the whole staging store; a violation deletes the
    staging store and raises :class:`~kg.errors.ValidationError`;
-3. derive: the shortcut graph, by one SPARQL Update over the asserted graphs;
+3. derive: the shortcut graph, the rules of :func:`kg.derivation.derivation_update`
+   evaluated over the asserted graphs and written with the bulk loader;
 4. describe: the load graph (files, digests, sizes), as ``kg load`` writes it, the bulk
    files included;
 5. infer: the OWL 2 RL materialisation;
@@ -53,13 +54,14 @@ from kg._oxigraph import (
     OxigraphStore,
     bulk_load_file,
     compact,
+    construct_into,
     copy_graphs,
     first_blank_node,
     graph_from_rdflib,
     graph_sizes,
     has_blank_nodes,
 )
-from kg.derivation import derivation_update
+from kg.derivation import derivation_query
 from kg.errors import RDFSyntaxError, StoreError, ValidationError
 from kg.formats import RdfFormat
 from kg.loading import _load_description, parse_dataset
@@ -217,7 +219,9 @@ def bulk_load(
 
         phase("derive", "deriving shortcut triples")
         asserted = [g for g in new.named_graphs() if g not in NON_ASSERTED_GRAPHS]
-        new.update(derivation_update(asserted))
+        # The rules of derivation_update, written with the bulk loader: one update
+        # transaction held 720k derived triples at 10M and took 652 s, the query 259 s.
+        construct_into(new, derivation_query(), DERIVED_GRAPH, asserted)
         new.flush()
 
         phase("describe", "describing the load")

@@ -231,3 +231,23 @@ def test_a_bulk_load_already_building_is_left_alone(
     finally:
         holder.communicate("", timeout=30)
     assert not (tmp_path / "store").exists()
+
+
+def test_the_derived_graph_is_what_the_write_path_derives(loaded, tmp_path: Path) -> None:
+    from kg.derivation import derivation_update
+    from kg.namespaces import NON_ASSERTED_GRAPHS
+
+    path, _ = loaded
+    copy = tmp_path / "store"
+    shutil.copytree(path, copy)
+    store = OxigraphStore(copy)
+    try:
+        bulk = set(store.export(RdfFormat.NTRIPLES, DERIVED_GRAPH).decode().splitlines())
+        store.update(
+            derivation_update(g for g in store.named_graphs() if g not in NON_ASSERTED_GRAPHS)
+        )
+        again = set(store.export(RdfFormat.NTRIPLES, DERIVED_GRAPH).decode().splitlines())
+    finally:
+        store.close()
+    assert len(bulk) > 100
+    assert bulk == again
