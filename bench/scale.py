@@ -662,6 +662,7 @@ def run_size(size: int, args: argparse.Namespace) -> Result:
         ),
     )
     (work / "phases.jsonl").unlink(missing_ok=True)
+    shutil.rmtree(work / f".{store.name}.bulk-staging", ignore_errors=True)  # a stopped load's
     if skip_gate:
         ours["gate_skipped"] = skip_reason
     if ours.get("status") == "ok":
