@@ -226,7 +226,8 @@ def subjects_update(graphs: Iterable[str], subjects: Iterable[Node], before: set
     The update deletes ``before``, then inserts what the rules derive after the write
     from ``subjects`` and from any focus that derives a triple of ``before``: the derived
     graph is what :func:`derivation_update` would make, at the cost of the write's
-    subjects, not of the store.
+    subjects, not of the store. No other write may come between the read of ``before``
+    and this update (the server makes its writes one at a time).
     """
     using = "".join(f"USING <{g}>\n" for g in sorted(graphs))
     parts = []
