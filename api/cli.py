@@ -97,6 +97,7 @@ def _serve(settings: Settings) -> None:
     # Before prometheus_client is imported: every process records into this folder.
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
     from api.app import Front, create_app
+    from api.http_protocol import protocol_class
 
     host, port = listener.getsockname()[:2]
     typer.echo(
@@ -111,6 +112,7 @@ def _serve(settings: Settings) -> None:
             forwarded_allow_ips="*",  # only our readers can reach this socket
             log_level="info",
             access_log=settings.access_log,
+            http=protocol_class(),
         )
     finally:  # reached when the app never started (the app's shutdown cleans up otherwise)
         listener.close()

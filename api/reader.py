@@ -467,6 +467,7 @@ def main(argv: list[str] | None = None) -> None:
     import uvicorn
     from starlette.middleware.cors import CORSMiddleware
 
+    from api.http_protocol import protocol_class
     from api.ops import cors_options
 
     config = uvicorn.Config(
@@ -475,6 +476,7 @@ def main(argv: list[str] | None = None) -> None:
         log_level="info" if settings.access_log else "warning",
         access_log=settings.access_log,
         proxy_headers=False,
+        http=protocol_class(),
         timeout_graceful_shutdown=int(settings.query_timeout + BACKSTOP_GRACE_S),
     )
     server = uvicorn.Server(config)

@@ -157,3 +157,29 @@ def test_rest_api_conforms_to_its_openapi_document(
         f"{len(found)} distinct failures in {len({k[0] for k in found})} of {len(operations)} "
         f"operations ({mode}: {calls} requests, {elapsed:.0f} s):\n\n{report}"
     )
+
+
+@pytest.mark.parametrize(
+    "target",
+    [b"/api/v1/explain?lang=\x10", b"/sparql?query=ASK {}", b"/\x7f"],
+    ids=["control-byte", "space", "delete"],
+)
+def test_a_request_the_http_parser_rejects_gets_a_problem_body(server: str, target: bytes) -> None:
+    """Below the application: uvicorn's own 400 for unparseable HTTP is a problem body too."""
+    import json
+    import socket
+
+    parts = urlsplit(server)
+    with socket.create_connection((parts.hostname, parts.port), timeout=10) as sock:
+        sock.sendall(b"GET " + target + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    assert lines[0].startswith("HTTP/1.1 400")
+    headers = dict(line.lower().split(": ", 1) for line in lines[1:])
+    assert headers["content-type"] == "application/problem+json"
+    problem = json.loads(body)
+    assert problem["status"] == 400
+    assert problem["type"].endswith("/malformed-http-request")
