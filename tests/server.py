@@ -52,56 +52,28 @@ def running_server(
 
     ``settings`` become KG_<NAME> environment variables (for example ``max_rows="50"``).
     """
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KG_")}
+    env = server_environment(writable=writable, **settings)
     if isinstance(store, RemoteConfig):
         work = Path(tempfile.mkdtemp(prefix="geokg-server-"))
         copy: Path | str = store.query_url
-        env.update(remote_environment(store))
+        # The explicit settings win (inherited KG_* variables are not in env).
+        env |= {k: v for k, v in remote_environment(store).items() if k not in env}
     else:
         work = store.parent.parent / f"server-{os.getpid()}-{free_port()}"
         copy = work / "store"
         shutil.copytree(store, copy)
     work.mkdir(parents=True, exist_ok=True)
     port = free_port()
-    env.update({f"KG_{k.upper()}": v for k, v in settings.items()})
-    if writable:
-        env["KG_WRITE_TOKEN"] = TOKEN
-    cmd = [
-        sys.executable,
-        "-c",
-        "from api.cli import app; app()",
-        "serve",
-        "--store",
-        str(copy),
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        str(workers),
-        "--root",
-        str(ROOT),
-    ]
     log = (work / "server.log").open("wb")
-    process = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=work)
+    process = subprocess.Popen(
+        serve_command(copy, port, workers), env=env, stdout=log, stderr=subprocess.STDOUT, cwd=work
+    )
     base = ServerURL(f"http://127.0.0.1:{port}")
     base.pid = process.pid
     base.store = copy  # type: ignore[assignment]
     try:
-        deadline = time.monotonic() + 60
-        while wait:
-            if process.poll() is not None:
-                raise RuntimeError(
-                    "server exited: " + (work / "server.log").read_text(errors="replace")
-                )
-            try:
-                if httpx.get(f"{base}/ready", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("server did not become ready within 60 s")
-            time.sleep(0.2)
+        if wait:
+            wait_until_ready(process, base, work / "server.log")
         yield base
     finally:
         process.send_signal(signal.SIGTERM)
@@ -112,6 +84,55 @@ def running_server(
             process.wait(5)
         log.close()
         shutil.rmtree(work, ignore_errors=True)
+
+
+def wait_until_ready(
+    process: subprocess.Popen, base: str, log: Path, timeout: float = 60.0
+) -> None:
+    """Return once the server at ``base`` answers /ready with 200; raise RuntimeError (with
+    its ``log``) if its process exits first or ``timeout`` seconds pass."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError("server exited: " + log.read_text(errors="replace"))
+        try:
+            if httpx.get(f"{base}/ready", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"server did not become ready within {timeout:.0f} s")
+        time.sleep(0.2)
+
+
+def server_environment(*, writable: bool = False, **settings: str) -> dict[str, str]:
+    """This process's environment without its ``KG_*`` variables, plus ``settings`` as
+    ``KG_<NAME>`` (and the write token, if ``writable``)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KG_")}
+    env.update({f"KG_{k.upper()}": v for k, v in settings.items()})
+    if writable:
+        env["KG_WRITE_TOKEN"] = TOKEN
+    return env
+
+
+def serve_command(store: Path | str, port: int, workers: int) -> list[str]:
+    """The ``kg serve`` command line for ``store`` on 127.0.0.1:``port``."""
+    return [
+        sys.executable,
+        "-c",
+        "from api.cli import app; app()",
+        "serve",
+        "--store",
+        str(store),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--root",
+        str(ROOT),
+    ]
 
 
 def worker_pids(server_pid: int) -> set[int]:
