@@ -447,8 +447,27 @@ def _summary(
         "failures": failures,
         "wall_s": round(wall, 1),
         "machine": machine(),
+        "code": code_version(),
         "per_round": rounds,
     }
+
+
+def code_version() -> Result:
+    """The commit the server ran from, and its files that differed from it (kg/, api/)."""
+    git = ["git", "-C", str(ROOT)]
+    try:
+        commit = subprocess.run(
+            [*git, "rev-parse", "HEAD"], capture_output=True, text=True, timeout=30
+        ).stdout.strip()
+        changed = subprocess.run(
+            [*git, "status", "--porcelain", "--", "kg", "api"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        ).stdout.splitlines()
+    except (OSError, subprocess.TimeoutExpired):
+        return {}
+    return {"commit": commit, "uncommitted_in_kg_api": sorted(line[3:] for line in changed)}
 
 
 def _log(result: Result) -> None:
