@@ -105,6 +105,8 @@ _COMPUTED = frozenset(ox.NamedNode(g) for g in NON_ASSERTED_GRAPHS) - {_DERIVED,
 #: Date properties of statements, in the order that picks a statement's sort date.
 _DATE_PROPS = ("date", "startDate", "attestedDate", "endDate", "endedBefore")
 _DATES = {name: ox.NamedNode(str(GP[name])) for name in (*_DATE_PROPS, "earliestDate")}
+#: The dates a statement card shows apart from its roles.
+_STATEMENT_DATES = frozenset(_DATES[name] for name in _DATE_PROPS)
 #: Properties shown apart from the facts (or not at all).
 _APART = {
     TYPE,
@@ -384,6 +386,7 @@ def describe(
     if not exists(raw, node):
         return None
     labels = _Labels(raw)
+    links = _Links(raw)
     every, stated_types = _types(raw, node)
     types = [
         {**labels.term(t), "inferred": t not in stated_types}
@@ -457,12 +460,12 @@ def describe(
             break
         if _is_part(o):
             continue  # qualifier nodes are shown with their statement
-        facts.append(_fact(raw, labels, "out", node, p, o, origins))
+        facts.append(_fact(raw, labels, links, "out", node, p, o, origins))
     for (s, p), origins in sorted(incoming.items(), key=lambda kv: (kv[0][1].value, str(kv[0][0]))):
         if len(facts) >= max_facts:
             truncated = True
             break
-        facts.append(_fact(raw, labels, "in", s, p, node, origins))
+        facts.append(_fact(raw, labels, links, "in", s, p, node, origins))
 
     cards = sorted(statements.values(), key=lambda c: (_sort_date(c["dates"]), c["iri"] or ""))
     if len(cards) > max_facts:
@@ -509,6 +512,7 @@ def describe(
 def _fact(
     raw: ox.Store,
     labels: _Labels,
+    links: _Links,
     direction: str,
     s: object,
     p: ox.NamedNode,
@@ -526,14 +530,14 @@ def _fact(
     }
     statements: list[object] = []
     if "derived" in origins:
-        statements = _statements_of(raw, s, o)
+        statements = links.statements_of(s, o)
     elif "inferred" in origins and "stated" not in origins:
         # An inference rests on stated triples: its sources are theirs.
-        explanation = reasoning.explain(raw, (s, p, o), reasoning.rules_of(raw))
+        explanation = reasoning.explain(raw, (s, p, o), links.rules)
         if explanation is not None:
             fact["rules"] = sorted(_rules_used(explanation))
             for (ls, _, lo), graphs in explanation.asserted_triples():
-                found = _statements_of(raw, ls, lo) if DERIVED_GRAPH in graphs else []
+                found = links.statements_of(ls, lo) if DERIVED_GRAPH in graphs else []
                 found = found or [x for x in (ls, lo) if _is_statement(raw, x)]
                 statements += [x for x in found if x not in statements]
     for st in statements:
@@ -555,6 +559,53 @@ def _statements_of(raw: ox.Store, s: object, o: object) -> list[object]:
         if any(x.object == o for x in links if x.predicate != TYPE):
             out.append(st)
     return out
+
+
+class _Links:
+    """What the facts of one description share, each read from the store once: the rules,
+    and for each subject the statement nodes that link it to each object.
+
+    :func:`_statements_of` for every fact of a subject rescanned all of the subject's
+    incoming triples each time, and :func:`reasoning.rules_of` reread the ontology's axioms
+    for every inferred fact: Turkey's description took 5 s of a worker's time, well past
+    a short time limit, and a few of them at once kept every worker busy.
+    """
+
+    def __init__(self, raw: ox.Store) -> None:
+        self._raw = raw
+        self._rules: reasoning.Rules | None = None
+        self._by_subject: dict[object, dict[object, list[object]]] = {}
+
+    @property
+    def rules(self) -> reasoning.Rules:
+        if self._rules is None:
+            self._rules = reasoning.rules_of(self._raw)
+        return self._rules
+
+    def statements_of(self, s: object, o: object) -> list[object]:
+        """What ``_statements_of(raw, s, o)`` gives, in the same order."""
+        if isinstance(s, ox.Literal):
+            return []
+        index = self._by_subject.get(s)
+        if index is None:
+            index = self._by_subject[s] = _statement_links(self._raw, s)
+        return list(index.get(o, ()))
+
+
+def _statement_links(raw: ox.Store, s: object) -> dict[object, list[object]]:
+    """object -> the statement nodes that point at ``s`` and link it to that object, in the
+    order :func:`_statements_of` finds them."""
+    index: dict[object, list[object]] = defaultdict(list)
+    seen: set[object] = set()
+    for q in raw.quads_for_pattern(None, None, s, None):
+        st = q.subject
+        if st in seen or not _is_statement(raw, st):
+            continue
+        seen.add(st)
+        for x in raw.quads_for_pattern(st, None, None, None):
+            if x.predicate != TYPE and st not in index[x.object]:
+                index[x.object].append(st)
+    return index
 
 
 def _rules_used(explanation: reasoning.Explanation) -> set[str]:
@@ -616,7 +667,7 @@ def _statement(raw: ox.Store, labels: _Labels, st: object) -> dict[str, Any]:
     for q in raw.quads_for_pattern(st, None, None, None):
         if q.predicate in _APART or _origin(q.graph_name) != "stated":
             continue
-        if q.predicate.value in {str(GP[n]) for n in _DATE_PROPS}:
+        if q.predicate in _STATEMENT_DATES:
             continue
         if _is_part(q.object):
             for sub in raw.quads_for_pattern(q.object, None, None, None):
