@@ -8,7 +8,7 @@ are the term type of this package's public API.
 from __future__ import annotations
 
 import hashlib
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -143,8 +143,20 @@ def parse_rdf_bytes(
     return ParsedGraph(graph_iri, _skolemise(triples, graph_iri), str(origin))
 
 
+#: A blank node's description inlines those of the blank nodes it points to up to this
+#: length; a longer one is inlined as its hash, so that a deep nesting (a long RDF
+#: collection, ``[ :p [ :p [ ...``) costs linear time and memory, not quadratic.
+_INLINE_DESCRIPTION = 1024
+
+
 def _skolemise(triples: list[ox.Triple], graph_iri: str) -> list[ox.Triple]:
-    """Replace blank nodes by IRIs hashed from their description and their referrers."""
+    """Replace blank nodes by IRIs hashed from their description and their referrers.
+
+    A blank node's name hashes what it says (its predicates and objects, nested blank
+    nodes by their own description) and where it hangs (the subjects and predicates
+    that point to it, a blank subject by its own name). Both walks use explicit stacks,
+    not recursion: an upload may nest blank nodes as deep as its size allows.
+    """
     out_edges: dict[str, list[ox.Triple]] = defaultdict(list)
     in_edges: dict[str, list[ox.Triple]] = defaultdict(list)
     for t in triples:
@@ -155,40 +167,71 @@ def _skolemise(triples: list[ox.Triple], graph_iri: str) -> list[ox.Triple]:
     if not out_edges and not in_edges:
         return triples
     content: dict[str, str] = {}
-
-    def describe(b: str, seen: frozenset[str]) -> str:
-        if b in content:
-            return content[b]
-        if b in seen:  # a cycle of blank nodes: fall back on the label
-            return "cycle:" + b
-        parts = sorted(
-            str(t.predicate)
-            + " "
-            + (
-                "[" + describe(t.object.value, seen | {b}) + "]"
-                if isinstance(t.object, ox.BlankNode)
-                else str(t.object)
-            )
-            for t in out_edges.get(b, ())
-        )
-        content[b] = ";".join(parts)
-        return content[b]
-
     names: dict[str, ox.NamedNode] = {}
 
-    def name(b: str, seen: frozenset[str] = frozenset()) -> ox.NamedNode:
-        if b in names:
-            return names[b]
-        anchors = []
-        for t in in_edges.get(b, ()):
-            if isinstance(t.subject, ox.BlankNode):
-                anchor = name(t.subject.value, seen | {b}).value if b not in seen else "cycle"
+    def describe(root: str) -> str:
+        # Frames of (node, parts so far); a node's nested blank nodes are described
+        # first. A blank node already on the path is a cycle, told by its label.
+        if root in content:
+            return content[root]
+        stack: list[tuple[str, list[str]]] = [(root, [])]
+        path = {root}
+        while stack:
+            node, parts = stack[-1]
+            edges = out_edges.get(node, ())
+            while len(parts) < len(edges):
+                t = edges[len(parts)]
+                if not isinstance(t.object, ox.BlankNode):
+                    parts.append(str(t.predicate) + " " + str(t.object))
+                    continue
+                child = t.object.value
+                if child in content:
+                    nested = content[child]
+                    if len(nested) > _INLINE_DESCRIPTION:
+                        nested = "#" + hashlib.sha256(nested.encode()).hexdigest()
+                elif child in path:
+                    nested = "cycle:" + child
+                else:
+                    stack.append((child, []))
+                    path.add(child)
+                    break
+                parts.append(str(t.predicate) + " [" + nested + "]")
             else:
-                anchor = str(t.subject)
-            anchors.append(anchor + " " + str(t.predicate))
-        key = graph_iri + "\n" + "\n".join(sorted(anchors)) + "\n" + describe(b, frozenset())
-        names[b] = ox.NamedNode(SKOLEM + hashlib.sha256(key.encode()).hexdigest()[:24])
-        return names[b]
+                content[node] = ";".join(sorted(parts))
+                stack.pop()
+                path.discard(node)
+        return content[root]
+
+    def name(root: str) -> ox.NamedNode:
+        # Frames of (node, anchors so far, whether the node is already on the path
+        # below: then its blank referrers count as "cycle" and are not followed).
+        if root in names:
+            return names[root]
+        stack: list[tuple[str, list[str], bool]] = [(root, [], False)]
+        path: Counter[str] = Counter([root])
+        while stack:
+            node, anchors, again = stack[-1]
+            edges = in_edges.get(node, ())
+            while len(anchors) < len(edges):
+                t = edges[len(anchors)]
+                if not isinstance(t.subject, ox.BlankNode):
+                    anchor = str(t.subject)
+                elif again:
+                    anchor = "cycle"
+                elif t.subject.value in names:
+                    anchor = names[t.subject.value].value
+                else:
+                    parent = t.subject.value
+                    stack.append((parent, [], path[parent] > 0))
+                    path[parent] += 1
+                    break
+                anchors.append(anchor + " " + str(t.predicate))
+            else:
+                key = graph_iri + "\n" + "\n".join(sorted(anchors)) + "\n" + describe(node)
+                names[node] = ox.NamedNode(SKOLEM + hashlib.sha256(key.encode()).hexdigest()[:24])
+                stack.pop()
+                path[node] -= 1
+        return names[root]
 
     def sk(term: object) -> object:
         return name(term.value) if isinstance(term, ox.BlankNode) else term
