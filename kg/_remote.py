@@ -379,7 +379,10 @@ class RemoteEngine:
         until then (docs/deployment.md).
         """
         if self._graphs is None:
-            rows = self._select("SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } }", None)
+            # GROUP BY, not DISTINCT: the same answer, but Virtuoso 7.2 reads its graph
+            # index for it (12 ms on the curated data) and scans every quad for DISTINCT
+            # (6 s; docs/engines.md §6).
+            rows = self._select("SELECT ?g WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g", None)
             ignored = self.config.ignored
             self._graphs = sorted(
                 g.value

@@ -125,8 +125,8 @@ class Backend:
         staging = [
             g
             for (g,) in store.raw._select(
-                "SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o }"
-                f' FILTER(STRSTARTS(STR(?g), "{STAGING}")) }}',
+                "SELECT ?g WHERE { GRAPH ?g { ?s ?p ?o }"
+                f' FILTER(STRSTARTS(STR(?g), "{STAGING}")) }} GROUP BY ?g',
                 None,
             )
         ]
