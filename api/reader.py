@@ -34,6 +34,7 @@ import sys
 import threading
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -184,6 +185,10 @@ class ReaderApp:
         self._counters: dict[tuple[str, int], Any] = {}
         self._latency = self.metrics.latency.labels("/sparql")
         self._drain: asyncio.Task[None] | None = None
+        # Not the loop's default executor: the loop joins that one's threads when it
+        # closes, so a retiring reader would wait for its overrunning query (which never
+        # ends) until the supervisor's backstop killed it, well after it had drained.
+        self._threads = ThreadPoolExecutor(thread_name_prefix="geokg-query")
         self._proxy = httpx.AsyncClient(
             transport=httpx.AsyncHTTPTransport(uds=str(uds)),
             base_url="http://geokg-supervisor",
@@ -276,7 +281,8 @@ class ReaderApp:
         # Others to serve: run in a thread, keep the deadline here.
         self.stores.hold(generation)
         try:
-            return await asyncio.wait_for(asyncio.to_thread(job.run, store), timeout)
+            running = asyncio.get_running_loop().run_in_executor(self._threads, job.run, store)
+            return await asyncio.wait_for(running, timeout)
         except TimeoutError:
             self._retire(deadline)
             raise QueryTimeout(f"the query did not finish within {timeout:g} s") from None
@@ -385,6 +391,7 @@ class ReaderApp:
 
     async def close(self) -> None:
         await self._proxy.aclose()
+        self._threads.shutdown(wait=False, cancel_futures=True)
 
 
 class _WithCors:

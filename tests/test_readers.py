@@ -77,6 +77,28 @@ def test_a_reader_with_other_clients_answers_them_while_a_query_overruns(
         assert r.status_code == 200
 
 
+def test_a_retiring_reader_exits_by_itself_once_its_clients_are_served(
+    store_path: Path,
+) -> None:
+    """Not by the supervisor's backstop: while the reader waits to be killed, it accepts
+    no connection and its query burns a CPU (found by bench.load, where readers retiring
+    one after the other left connections waiting seconds in the accept queue)."""
+    with running_server(store_path, workers=1, query_timeout="3") as base:
+        (reader,) = worker_pids(base.pid)
+        with httpx.Client(base_url=base, timeout=30) as other:
+            # `other` holds a connection to the only reader: the slow query runs in a thread.
+            assert other.get("/sparql", params={"query": SIMPLE}).status_code == 200
+            r = httpx.get(
+                f"{base}/sparql", params={"query": PATHOLOGICAL, "timeout": "1"}, timeout=30
+            )
+            assert r.status_code == 503 and r.json()["type"].endswith("/query-timeout")
+        # Its clients are gone: the reader ends, and a fresh one takes its place.
+        assert _wait_for(lambda: not Path(f"/proc/{reader}").exists())
+        assert _wait_for(lambda: len(worker_pids(base.pid) - {reader}) == 1)
+        log = (Path(base.store).parent / "server.log").read_text(errors="replace")
+        assert "overran its time limit" not in log, log
+
+
 def test_a_reader_alone_with_an_overrunning_query_is_ended_by_its_watchdog(
     store_path: Path,
 ) -> None:
