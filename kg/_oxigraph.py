@@ -7,6 +7,7 @@ are the term type of this package's public API.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
@@ -458,6 +459,10 @@ class OxigraphStore:
             )
         except (OSError, ValueError) as exc:
             raise StoreError(f"cannot serialise graph: {exc}") from exc
+
+    def batched_reads(self) -> contextlib.AbstractContextManager[None]:
+        """A read-only step's lookups may be batched in here (a remote store does)."""
+        return contextlib.nullcontext()
 
     def match(
         self, s: Node | None, p: Node | None, o: Node | None, g: Node | None

@@ -29,6 +29,7 @@ Where an engine deviates from the standard, the workaround is here, in
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import secrets
@@ -497,6 +498,21 @@ class RemoteEngine:
         if self._cache is not None:
             self._cache = _QuadCache()
 
+    @contextlib.contextmanager
+    def cached(self) -> Iterator[None]:
+        """Cache lookups for the duration of a read-only step (say, an update's WHERE).
+
+        The cache is dropped at the end, and by any write meanwhile (:meth:`update` and
+        the bulk methods clear it), so nothing read through it outlives the step.
+        """
+        previous = self._cache
+        if previous is None:
+            self._cache = _QuadCache()
+        try:
+            yield
+        finally:
+            self._cache = previous
+
     def __contains__(self, quad: ox.Quad) -> bool:
         return any(True for _ in self.quads_for_pattern(*quad))
 
@@ -539,6 +555,12 @@ class RemoteEngine:
             if key not in cache.graphs:
                 cache.graphs[key] = list(self._pattern(None, p, None, g))
                 cache.size += len(cache.graphs[key])
+                # The next lookups are likely about these subjects: prefetch them together.
+                cache.frontier.update(
+                    q.subject
+                    for q in cache.graphs[key]
+                    if isinstance(q.subject, ox.NamedNode) and q.subject not in cache.subjects
+                )
             return iter(cache.graphs[key])
         return self._pattern(s, p, o, g)
 
@@ -709,6 +731,10 @@ class RemoteStore(OxigraphStore):
     @property
     def raw(self) -> RemoteEngine:  # type: ignore[override]
         return self._store
+
+    def batched_reads(self) -> contextlib.AbstractContextManager[None]:
+        """Pattern lookups made inside are cached and prefetched (:meth:`RemoteEngine.cached`)."""
+        return self._store.cached()
 
     @classmethod
     def open_read_only(cls, path: Any) -> OxigraphStore:  # pragma: no cover - not for remotes

@@ -177,6 +177,14 @@ def compute_change(
         _set_protocol_dataset(parsed, using or [], using_named or [])
     overlay = _Overlay(store)
     dataset = Dataset(store=overlay, default_union=True)
+    # rdflib evaluates the WHERE clause one pattern lookup at a time: on a remote store
+    # that is a request each, unless the lookups are batched for this read-only step.
+    reads = getattr(store, "batched_reads", contextlib.nullcontext)
+    with reads():
+        return _evaluate(store, parsed, overlay, dataset)
+
+
+def _evaluate(store: Any, parsed: Any, overlay: _Overlay, dataset: Dataset) -> Change:
     try:
         with _no_fetching():
             for op in parsed.algebra:

@@ -250,3 +250,31 @@ def test_ask_is_turned_into_a_select_by_the_lexer_not_by_a_search() -> None:
     assert _ask_as_select("ASK { <a:b> <a:c> <a:d> }") is None  # nothing to project
     assert _ask_as_select("ASK { ?s ?p ?o } VALUES ?s { <a:b> }") is None
     assert _ask_as_select("SELECT * { ?s ?p ?o }") is None
+
+
+def test_an_update_reads_its_where_clause_in_batches_and_keeps_nothing(
+    remote: RemoteStore,
+) -> None:
+    """rdflib evaluates WHERE one lookup at a time; on a remote store they are batched.
+
+    Forty subjects, each looked up for its label: a request per subject without the
+    cache, a handful with it. The cache is gone afterwards, so a later update sees
+    writes made meanwhile.
+    """
+    from kg.updates import compute_change
+
+    remote.replace_graphs([_graph("batched", 40)])
+    counting = RemoteStore(remote.config)
+    transport = _Flaky(lambda _r, _n: None)
+    _use_transport(counting, transport)
+    update = (
+        f"INSERT {{ GRAPH <{G}marks> {{ ?s <{EX}seen> ?l }} }} WHERE {{ "
+        f"GRAPH <{G}batched> {{ ?s <{LABEL}> ?l }} ?s <{LABEL}> ?again }}"
+    )
+    change = compute_change(counting, update)
+    assert len(change.add) == 40
+    assert transport.requests < 15
+    assert counting.raw._cache is None
+    remote.replace_graphs([_graph("batched", 41)])
+    assert len(compute_change(counting, update).add) == 41
+    counting.close()
