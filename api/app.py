@@ -114,7 +114,6 @@ def create_app(settings: Settings, front: Front | None = None) -> FastAPI:
 
 
 def _process_dead(pid: int) -> None:
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        from prometheus_client import multiprocess
-
-        multiprocess.mark_process_dead(pid)
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if folder:
+        ops.fold_process_metrics(pid, Path(folder))

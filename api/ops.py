@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -17,6 +18,7 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
+from prometheus_client.mmap_dict import MmapedDict
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -25,7 +27,7 @@ from api.problems import Problem
 from api.protocol import ROW_LIMIT_HEADER, TRUNCATED_HEADER
 from api.settings import Settings
 
-__all__ = ["Metrics", "MetricsMiddleware", "cors_options", "router"]
+__all__ = ["Metrics", "MetricsMiddleware", "cors_options", "fold_process_metrics", "router"]
 
 router = APIRouter()
 
@@ -86,6 +88,35 @@ class Metrics:
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
         return generate_latest(registry)
+
+
+def fold_process_metrics(pid: int, folder: Path) -> None:
+    """Fold the metric files of the ended process ``pid`` into one archive per type.
+
+    Every process writes its counters and histograms to files of its own in ``folder``
+    (``counter_<pid>.db``...), which must outlive it, or the totals would go down. A reader
+    is replaced after every query stopped at its time limit: left alone, the files add
+    up (three per reader) and each scrape of /metrics reads them all. Counters and
+    histogram buckets are sums over processes, so adding a dead process's values into
+    ``counter_archive.db`` and ``histogram_archive.db`` keeps every total; its gauges
+    (the latest value of a live process) are dropped. Run it in the process that answers
+    /metrics, between scrapes (both run on its event loop).
+    """
+    multiprocess.mark_process_dead(pid, str(folder))
+    for kind in ("counter", "histogram"):
+        dead = folder / f"{kind}_{pid}.db"
+        if not dead.exists():
+            continue
+        archive = MmapedDict(str(folder / f"{kind}_archive.db"))
+        try:
+            for key, value, _timestamp, _pos in MmapedDict.read_all_values_from_file(str(dead)):
+                total, _ = archive.read_value(key)
+                archive.write_value(key, total + value, 0.0)
+        finally:
+            archive.close()
+        dead.unlink()
+    for gauge in folder.glob(f"gauge_*_{pid}.db"):
+        gauge.unlink(missing_ok=True)
 
 
 def cors_options(settings: Settings) -> dict[str, Any]:
