@@ -88,6 +88,7 @@ _PROLOGUE_FORM = re.compile(
     re.IGNORECASE,
 )
 _WORD_CHAR = re.compile(r"[\w\-]")
+_SKIPPED = ("ws", "comment")
 
 
 def _may_have_keyword(text: str, words: tuple[str, ...] = ("SERVICE", "FROM")) -> bool:
@@ -123,30 +124,52 @@ def _unescape(text: str) -> str:
     return _ESCAPE.sub(repl, text)
 
 
-def _tokens(text: str) -> list[tuple[str, str]]:
-    """The significant tokens of ``text`` as (kind, text); whitespace and comments dropped."""
-    out = []
-    for m in _TOKEN.finditer(_unescape(text)):
-        kind = m.lastgroup or "other"
-        if kind not in ("ws", "comment"):
-            out.append((kind, m.group(kind)))
-    return out
+# Runs of tokens that are not keywords of interest, skipped in C (one match a run): the
+# alternatives of _TOKEN in its order (first a run of spaces, digits and punctuation,
+# which start no other token), a word that is not one of _KEYWORDS, any other character.
+# What is left to match is a keyword of interest.
+_KEYWORDS = ("SELECT", "CONSTRUCT", "DESCRIBE", "ASK", "FROM", "SERVICE", "LOAD", "USING")
+_KEYWORD_SCAN = re.compile(
+    r"""(?:[^A-Za-z_\#'"<?$:\x80-\U0010FFFF]+|\#[^\n\r]*
+  | '''(?:[^'\\]|\\.|'(?!''))*'''|\"\"\"(?:[^"\\]|\\.|"(?!""))*\"\"\"
+  | '(?:[^'\\\n\r]|\\.)*'|"(?:[^"\\\n\r]|\\.)*"
+  | <[^<>"{}|^`\\\x00-\x20]*>
+  | [?$][\w\u00B7\u0300-\u036F\u203F-\u2040]+
+  | (?:[^\W\d][\w\-.]*)?:[\w\-.:%\\]*
+  | (?!(?i:"""
+    + "|".join(_KEYWORDS)
+    + r""")(?![\w\-]))[A-Za-z_][\w\-]*
+  | [^A-Za-z_]
+    )++
+  | (?P<keyword>[A-Za-z_][\w\-]*)
+    """,
+    re.VERBOSE | re.DOTALL,
+)
 
 
-def _services(tokens: list[tuple[str, str]]) -> tuple[str | None, ...]:
+def _keywords(text: str) -> list[tuple[str, int]]:
+    """The keywords of interest in ``text`` (escapes expanded), upper-cased, each with
+    the position where it ends."""
+    return [
+        (m.group("keyword").upper(), m.end())
+        for m in _KEYWORD_SCAN.finditer(text)
+        if m.lastgroup == "keyword"
+    ]
+
+
+def _services(text: str, keywords: list[tuple[str, int]]) -> tuple[str | None, ...]:
+    """The target of each SERVICE keyword: the IRI after it (and SILENT), else None."""
     found: list[str | None] = []
-    for i, (kind, tok) in enumerate(tokens):
-        if kind == "word" and tok.upper() == "SERVICE":
-            j = i + 1
-            if j < len(tokens) and tokens[j][0] == "word" and tokens[j][1].upper() == "SILENT":
-                j += 1
-            target = tokens[j] if j < len(tokens) else ("other", "")
-            found.append(target[1][1:-1] if target[0] == "iri" else None)
+    for word, end in keywords:
+        if word != "SERVICE":
+            continue
+        following = (m for m in _TOKEN.finditer(text, end) if m.lastgroup not in _SKIPPED)
+        target = next(following, None)
+        if target is not None and target.group().upper() == "SILENT":
+            target = next(following, None)  # a word (an IRI or a variable is not SILENT)
+        iri = target is not None and target.lastgroup == "iri"
+        found.append(target.group()[1:-1] if iri else None)
     return tuple(found)
-
-
-def _words(tokens: list[tuple[str, str]]) -> list[str]:
-    return [tok.upper() for kind, tok in tokens if kind == "word"]
 
 
 def inspect_query(text: str) -> QueryInfo:
@@ -164,23 +187,21 @@ def inspect_query(text: str) -> QueryInfo:
 
 
 def _inspect_query_lexed(text: str) -> QueryInfo:
-    tokens = _tokens(text)
-    words = _words(tokens)
-    form = next((_FORMS[w] for w in words if w in _FORMS), None)
-    return QueryInfo(form, _services(tokens), "FROM" in words)
+    text = _unescape(text)
+    keywords = _keywords(text)
+    form = next((_FORMS[w] for w, _ in keywords if w in _FORMS), None)
+    return QueryInfo(form, _services(text, keywords), any(w == "FROM" for w, _ in keywords))
 
 
 def inspect_update(text: str) -> UpdateInfo:
     """Whether an update loads documents, calls services or names its own dataset."""
-    tokens = _tokens(text)
-    words = _words(tokens)
-    return UpdateInfo("LOAD" in words, _services(tokens), "USING" in words)
+    text = _unescape(text)
+    keywords = _keywords(text)
+    words = {w for w, _ in keywords}
+    return UpdateInfo("LOAD" in words, _services(text, keywords), "USING" in words)
 
 
 _POSITION = re.compile(r"error at (\d+):(\d+)")
-
-
-_SKIPPED = ("ws", "comment")
 
 
 @dataclass(frozen=True)

@@ -47,6 +47,9 @@ def test_query_form(query: str, form: QueryForm | None) -> None:
         ("SELECT * { ?s <http://x/SERVICE> ?service }", ()),
         ("PREFIX service: <http://x/> SELECT * { ?s service:p ?o } # SERVICE <http://a/>", ()),
         ("SELECT * { FILTER(?a<?b) SERVICE <http://a/> { } }", ("http://a/",)),
+        ("SELECT * { SERVICE # a comment\n SILENT\n<http://a/> { } }", ("http://a/",)),
+        ("SELECT * { SERVICE SILENT ?e { } SERVICE SILENT }", (None, None)),
+        ("SELECT * { SERVICE <http://a/> {} SERVICE <http://b/> {} }", ("http://a/", "http://b/")),
     ],
 )
 def test_services_are_found_only_where_they_are_keywords(query: str, services: tuple) -> None:
@@ -136,6 +139,23 @@ def test_dataset_clauses_and_updates() -> None:
     ).loads
     info = inspect_update("DELETE { } USING <http://g> WHERE { SERVICE <http://s/> { } }")
     assert info.uses_dataset_clause and info.services == ("http://s/",)
+
+
+@pytest.mark.timeout(120)
+def test_a_large_text_is_inspected_without_a_token_list() -> None:
+    """16 MB of VALUES data after FROM: the lexer made a token per digit before (83 s and
+    600 MB on a reader's event loop); runs of tokens that are not keywords are skipped
+    in C."""
+    text = (
+        "SELECT * FROM <urn:g> WHERE { VALUES ?x { "
+        + "1 " * 8_000_000
+        + "} SERVICE <http://a/> { } }"
+    )
+    info = inspect_query(text)
+    assert info == inspect_query("SELECT * FROM <urn:g> { SERVICE <http://a/> { } }")
+    assert info.services == ("http://a/",) and info.has_dataset_clause
+    update = "INSERT DATA { GRAPH <urn:g> { <urn:a> <urn:b> " + "1, " * 5_000_000 + "1 } }"
+    assert inspect_update(update + " ; LOAD <http://a/>").loads
 
 
 def test_syntax_position() -> None:
