@@ -17,7 +17,7 @@ from api.settings import Settings
 from kg._oxigraph import QueryOutput
 from kg.formats import RdfFormat, ResultFormat
 from kg.pool import QueryJob
-from kg.sparql import QueryForm, inspect_query
+from kg.sparql import MAX_ELEMENTS, MAX_NESTING, QueryForm, inspect_query, within_engine_limits
 
 __all__ = [
     "FORM",
@@ -197,6 +197,18 @@ def prepare_query(
     """Check a query request (cheap: no evaluation) and build the job; raises Problem."""
     if not query.strip():
         raise Problem(400, "malformed-request", "Empty query", "the query is empty")
+    shape = within_engine_limits(query)
+    if shape is not None:
+        raise Problem(
+            400,
+            "query-too-complex",
+            "Query too complex",
+            f"the query nests {shape.nesting} deep and chains {shape.elements} operators, "
+            f"groups and clauses; this server takes at most {MAX_NESTING} and "
+            f"{MAX_ELEMENTS} (VALUES data and argument lists do not count)",
+            nesting=shape.nesting,
+            elements=shape.elements,
+        )
     info = inspect_query(query)
     check_services(info.services, settings)
     is_graph = info.form is not None and info.form.is_graph

@@ -12,11 +12,17 @@ from rdflib.query import Result
 from kg.formats import ResultFormat
 from kg.results import TRUNCATED, write_boolean, write_results
 from kg.sparql import (
+    _TOKEN,
+    MAX_ELEMENTS,
+    MAX_NESTING,
     QueryForm,
+    QueryShape,
     _inspect_query_lexed,
     inspect_query,
     inspect_update,
+    query_shape,
     syntax_position,
+    within_engine_limits,
 )
 
 
@@ -156,6 +162,70 @@ def test_a_large_text_is_inspected_without_a_token_list() -> None:
     assert info.services == ("http://a/",) and info.has_dataset_clause
     update = "INSERT DATA { GRAPH <urn:g> { <urn:a> <urn:b> " + "1, " * 5_000_000 + "1 } }"
     assert inspect_update(update + " ; LOAD <http://a/>").loads
+
+
+# ---------------------------------------------------------------- shape
+@pytest.mark.parametrize(
+    "query,shape",
+    [
+        ("ASK {}", QueryShape(1, 1)),
+        ("SELECT * { { { } } FILTER (STR(?x) = 'a(((') }", QueryShape(3, 6)),
+        ("SELECT * { ?s ?p <http://x/(((> . ?s ?p ex:a.b } # {{{", QueryShape(1, 3)),
+        ("SELECT * { VALUES (?a ?b) { (1 2) (3 4) } }", QueryShape(1, 3)),
+        ("SELECT * { ?s ?p \\u007B\\u007B }", QueryShape(3, 4)),
+        ("SELECT * { FILTER(?x IN (1, 2.5, 3e4, 'a'^^xsd:string)) }", QueryShape(3, 3)),
+    ],
+)
+def test_query_shape(query: str, shape: QueryShape) -> None:
+    assert query_shape(query) == shape
+
+
+def _nested(n: int) -> str:
+    return "SELECT * { FILTER(" + "STR(" * n + "1" + ")" * n + ") }"
+
+
+def _chained(n: int) -> str:
+    return "SELECT * { ?s ?p ?o " + "MINUS { ?s ?p ?o } " * n + "}"
+
+
+def test_the_engine_limits() -> None:
+    """Queries the engine would die of are told apart from those it takes."""
+    assert within_engine_limits(_nested(MAX_NESTING - 2)) is None
+    assert within_engine_limits(_nested(MAX_NESTING)).nesting > MAX_NESTING
+    assert within_engine_limits(_chained(MAX_ELEMENTS - 2)) is None
+    assert within_engine_limits(_chained(MAX_ELEMENTS)).elements > MAX_ELEMENTS
+    # Data is not structure: a long VALUES block, a long argument list, long strings.
+    rows = " ".join(f"(<http://x/{i}> {i})" for i in range(5000))
+    assert within_engine_limits(f"SELECT * {{ VALUES (?s ?n) {{ {rows} }} }}") is None
+    items = ", ".join(f'"{i}({{"' for i in range(5000))
+    assert within_engine_limits(f"ASK {{ FILTER(?x IN ({items})) }}") is None
+    # Escapes are brackets too.
+    assert within_engine_limits("ASK { FILTER(" + "\\u0028" * 200 + ") }") is not None
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet="(){}[] x'\"<>#\n", max_size=200))
+def test_nesting_is_an_upper_bound(text: str) -> None:
+    """Never below the nesting the engine reaches (up to a closer with no opener), after
+    strings, IRIs and comments as the lexer reads them."""
+    bare = query_shape(text)
+    depth = deepest = 0
+    for kind, token in ((m.lastgroup, m.group()) for m in _TOKEN.finditer(text)):
+        if kind == "other" and token in "([{":
+            depth += 1
+        elif kind == "other" and token in ")]}":
+            depth -= 1
+            if depth < 0:
+                break
+        deepest = max(deepest, depth)
+    assert bare.nesting >= deepest
+
+
+def test_the_projects_queries_are_within_the_limits(root) -> None:
+    queries = sorted(root.glob("queries/**/*.rq")) + sorted(root.glob("ontology/qc/*.rq"))
+    assert queries
+    for path in queries:
+        assert within_engine_limits(path.read_text()) is None, path
 
 
 def test_syntax_position() -> None:
