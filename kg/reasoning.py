@@ -26,9 +26,10 @@ asserted graphs, the ontology and the derived shortcuts).
 
 Two ways to compute it, which a test holds to the same result:
 
-* :func:`materialise` recomputes the whole graph with SPARQL CONSTRUCT queries evaluated
-  inside the store (Oxigraph), rule by rule, streaming their results back into the
-  inferred graph in bounded transactions. Memory stays bounded by the chunk size.
+* :func:`materialise` recomputes the whole graph with SPARQL SELECT queries evaluated
+  inside the store (Oxigraph, or a remote one), rule by rule, streaming their results
+  back into the inferred graph in bounded transactions; the property rules semi-naively.
+  Memory stays bounded by the chunk size.
 * :func:`refresh` maintains it after a write, from the triples that appeared in or
   disappeared from the inputs: semi-naive forward chaining for additions, and
   delete-and-rederive (DRed) for removals, touching only what the change reaches.
@@ -343,54 +344,112 @@ def _done_marks(rules: Rules) -> str:
 
 
 # ---------------------------------------------------------------- full materialisation
-def _input_graphs(store: ox.Store) -> list[str]:
-    return sorted(
-        g.value for g in store.named_graphs() if isinstance(g, ox.NamedNode) and g not in _NOT_INPUT
-    )
+@dataclass(frozen=True)
+class _Rule:
+    """One rule of the full materialisation, as the parts of a SPARQL SELECT.
 
-
-def _values(rows: Iterable[tuple]) -> str:
-    return " ".join("(" + " ".join(str(t) for t in row) + ")" for row in rows)
-
-
-def _full_rule_updates(rules: Rules) -> tuple[list[str], list[str], list[str]]:
-    """SPARQL rule bodies by stratum: property rules (iterated), domain/range, classes.
-
-    Each is ``(template, pattern)``; the caller wraps them in INSERT ... WHERE with a
-    NOT EXISTS guard so that nothing already known is inserted again.
+    ``head`` is the derived triple, its terms variable names (``"x"``) or constants;
+    ``body`` the premises, as triple patterns in SPARQL; ``columns`` and ``rows`` a
+    VALUES table joined with them (the compiled axioms); ``where`` a further filter.
     """
+
+    head: tuple[str | ox.NamedNode, str | ox.NamedNode, str | ox.NamedNode]
+    body: tuple[tuple[str, str, str], ...]
+    columns: tuple[str, ...] = ()
+    rows: tuple[tuple[ox.NamedNode, ...], ...] = ()
+    where: str = ""
+
+    def query(self, fresh: int | None = None, produced: frozenset | None = None) -> str | None:
+        """The SELECT giving this rule's consequences not yet in the inputs or inferred graph.
+
+        With ``fresh``, premise number ``fresh`` is read from the inferred graph only and
+        its predicate must be one of ``produced`` (semi-naive evaluation: a later round
+        joins only what the round before added); None if nothing can match.
+        """
+        rows = self.rows
+        if fresh is not None:
+            assert produced is not None
+            p = self.body[fresh][1]
+            if p.startswith("?"):
+                at = self.columns.index(p[1:])
+                rows = tuple(r for r in rows if r[at] in produced)
+                if not rows:
+                    return None
+            elif ox.NamedNode(p[1:-1]) not in produced:
+                return None
+        parts = []
+        if self.columns:
+            values = " ".join("(" + " ".join(map(str, r)) + ")" for r in rows)
+            parts.append(f"VALUES ({' '.join('?' + c for c in self.columns)}) {{ {values} }}")
+        for i, (s, p, o) in enumerate(self.body):
+            if i == fresh:
+                parts.append(f"GRAPH {_INFERRED} {{ {s} {p} {o} }}")
+            else:
+                parts.append(f"GRAPH ?g{i} {{ {s} {p} {o} }} FILTER(?g{i} NOT IN {_SKIPPED})")
+        parts.append(self.where)
+        head = " ".join(str(t) if isinstance(t, ox.NamedNode) else f"?{t}" for t in self.head)
+        parts.append(f"FILTER NOT EXISTS {{ GRAPH ?h {{ {head} }} FILTER(?h NOT IN {_SKIPPED}) }}")
+        variables = sorted({t for t in self.head if isinstance(t, str)})
+        return f"SELECT {' '.join('?' + v for v in variables)} WHERE {{ {' '.join(parts)} }}"
+
+    def reads(self, produced: frozenset) -> list[int]:
+        """The premises that may read something in ``produced`` (for a semi-naive round)."""
+        out = []
+        for i, (_, p, _) in enumerate(self.body):
+            if p.startswith("?"):
+                at = self.columns.index(p[1:])
+                if any(r[at] in produced for r in self.rows):
+                    out.append(i)
+            elif ox.NamedNode(p[1:-1]) in produced:
+                out.append(i)
+        return out
+
+
+#: Graphs whose triples are no premise and whose presence does not make a triple known:
+#: as a SPARQL list. The inferred graph is read: premises and what is known already.
+_SKIPPED = f"({_LOAD}, {ox.NamedNode(CHANGES_GRAPH)})"
+
+
+def _full_rules(rules: Rules) -> tuple[list[_Rule], list[_Rule], list[_Rule]]:
+    """The rules by stratum: property rules (iterated), domain and range, classes, TBox."""
+
+    def pairs(table: dict) -> tuple:
+        return tuple((k, v) for k in sorted(table, key=str) for v in sorted(table[k], key=str))
+
+    node = "FILTER(!isLiteral(?o))"
     props = []
-    pairs = [(p, q) for p, qs in rules.super_props.items() for q in qs]
-    if pairs:
-        props.append(("?s ?q ?o", f"VALUES (?p ?q) {{ {_values(pairs)} }} ?s ?p ?o ."))
-    pairs = [(p, q) for p, qs in rules.inverses.items() for q in qs]
-    if pairs:
+    if rules.super_props:
         props.append(
-            ("?o ?q ?s", f"VALUES (?p ?q) {{ {_values(pairs)} }} ?s ?p ?o . FILTER(!isLiteral(?o))")
+            _Rule(("s", "q", "o"), (("?s", "?p", "?o"),), ("p", "q"), pairs(rules.super_props))
+        )
+    if rules.inverses:
+        props.append(
+            _Rule(("o", "q", "s"), (("?s", "?p", "?o"),), ("p", "q"), pairs(rules.inverses), node)
         )
     if rules.symmetric:
-        vals = " ".join(str(p) for p in sorted(rules.symmetric, key=str))
-        props.append(("?o ?p ?s", f"VALUES ?p {{ {vals} }} ?s ?p ?o . FILTER(!isLiteral(?o))"))
+        rows = tuple((p,) for p in sorted(rules.symmetric, key=str))
+        props.append(_Rule(("o", "p", "s"), (("?s", "?p", "?o"),), ("p",), rows, node))
     for p in sorted(rules.transitive, key=str):
-        props.append((f"?x {p} ?z", f"?x {p} ?y . ?y {p} ?z ."))
+        props.append(_Rule(("x", p, "z"), (("?x", str(p), "?y"), ("?y", str(p), "?z"))))
     for head, first, second in rules.chains:
-        props.append((f"?x {head} ?z", f"?x {first} ?y . ?y {second} ?z ."))
+        props.append(_Rule(("x", head, "z"), (("?x", str(first), "?y"), ("?y", str(second), "?z"))))
     typing = []
-    pairs = [(p, c) for p, cs in rules.domains.items() for c in cs]
-    if pairs:
-        typing.append((f"?s {TYPE} ?c", f"VALUES (?p ?c) {{ {_values(pairs)} }} ?s ?p ?o ."))
-    pairs = [(p, c) for p, cs in rules.ranges.items() for c in cs]
-    if pairs:
+    if rules.domains:
         typing.append(
-            (
-                f"?o {TYPE} ?c",
-                f"VALUES (?p ?c) {{ {_values(pairs)} }} ?s ?p ?o . FILTER(!isLiteral(?o))",
-            )
+            _Rule(("s", TYPE, "c"), (("?s", "?p", "?o"),), ("p", "c"), pairs(rules.domains))
+        )
+    if rules.ranges:
+        typing.append(
+            _Rule(("o", TYPE, "c"), (("?s", "?p", "?o"),), ("p", "c"), pairs(rules.ranges), node)
         )
     classes = []
-    pairs = [(c, d) for c, ds in rules.supers.items() for d in ds]
-    if pairs:
-        classes.append((f"?x {TYPE} ?d", f"VALUES (?c ?d) {{ {_values(pairs)} }} ?x {TYPE} ?c ."))
+    if rules.supers:
+        classes.append(
+            _Rule(("x", TYPE, "d"), (("?x", str(TYPE), "?c"),), ("c", "d"), pairs(rules.supers))
+        )
+    if rules.tbox:
+        rows = tuple(sorted(rules.tbox, key=str))
+        classes.append(_Rule(("s", "p", "o"), (), ("s", "p", "o"), rows))
     return props, typing, classes
 
 
@@ -409,30 +468,32 @@ def materialise(
     see a partly rebuilt graph; a full recomputation happens at load, at start (a changed
     ontology or a crash) and in ``kg reason``, when the store is not yet serving, and as
     the fallback of a failed incremental refresh.
+
+    Each rule is one SELECT over all graphs (:class:`_Rule`), its results written as
+    they stream in (:func:`_write`). The property rules are iterated semi-naively: after
+    the first round, a rule runs only with one premise among the predicates the round
+    before added, read from the inferred graph, instead of every rule over everything.
     """
     start = time.perf_counter()
     rules = rules or rules_of(store)
     store.update(pending_mark())
     before = _clear(store, _INFERRED, chunk)
-    inputs = [ox.NamedNode(g) for g in _input_graphs(store)]
-    dataset = [*inputs, _INFERRED]
 
-    def run(template: str, pattern: str) -> int:
-        triples = store.query(
-            f"CONSTRUCT {{ {template} }} WHERE {{ {pattern} FILTER NOT EXISTS {{ {template} }} }}",
-            default_graph=dataset,
-        )
-        return _insert_chunked(store, (ox.Quad(*t, _INFERRED) for t in triples), chunk)
+    def run(rule: _Rule, fresh: int | None = None, produced: frozenset = frozenset()) -> set:
+        query = rule.query(fresh, produced)
+        return set() if query is None else _write(store, rule, query, chunk)
 
-    props, typing, classes = _full_rule_updates(rules)
-    rounds, new = 0, 1
-    while props and new:  # property rules feed each other: to a fixpoint
+    props, typing, classes = _full_rules(rules)
+    rounds = 1
+    produced = set().union(*[run(rule) for rule in props]) if props else set()
+    while produced:  # to a fixpoint, each round joining what the round before added
         rounds += 1
-        new = sum([run(template, pattern) for template, pattern in props])
-    for template, pattern in typing + classes:  # one pass each: see the module docstring
-        run(template, pattern)
-    if rules.tbox:
-        run("?s ?p ?o", f"VALUES (?s ?p ?o) {{ {_values(sorted(rules.tbox, key=str))} }}")
+        last, produced = frozenset(produced), set()
+        for rule in props:
+            for fresh in rule.reads(last):
+                produced |= run(rule, fresh, last)
+    for rule in typing + classes:  # one pass each: see the module docstring
+        run(rule)
     store.update(_done_marks(rules))
     after = _count(store, _INFERRED)
     return InferenceStats(
@@ -447,24 +508,50 @@ def materialise(
     )
 
 
-def _insert_chunked(store: ox.Store, quads: Iterable[ox.Quad], chunk: int) -> int:
-    """Add ``quads`` in transactions of ``chunk``; return how many were given.
+#: Most recently written quads a rule remembers, to skip repeats (bounds the memory).
+_RECENT = 100_000
+#: Quads written between two flushes of the store's write buffers.
+_FLUSH_EVERY = 100_000
 
-    A rule's query excludes what the store held when it started, so any quad it gives
-    is new (it may give one twice): a count above zero means the rule added something.
+
+def _write(store: ox.Store, rule: _Rule, query: str, chunk: int) -> set:
+    """Add the rule's head for each solution of ``query`` to the inferred graph, in
+    transactions of ``chunk`` quads, as the solutions stream in; return the predicates
+    of what was added.
+
+    SELECT, not CONSTRUCT: Oxigraph's CONSTRUCT keeps every triple it gave, to drop
+    repeats, which held gigabytes at 10M triples. A quad may come more than once:
+    repeats among the last ``_RECENT`` are dropped here, the others are harmless (a
+    store holds a quad once). The store is flushed every ``_FLUSH_EVERY`` quads: RocksDB
+    keeps a write buffer per index, and unflushed they grew by 500 MiB over the 480k
+    quads of the subclass rule at 1M triples, and slowed the reads of the open query.
     """
-    given = 0
+    produced: set = set()
+    head = rule.head
+    variable = [isinstance(t, str) for t in head]
+    recent: set = set()
     batch: list[ox.Quad] = []
-    for q in quads:
-        batch.append(q)
+    written = 0
+    for solution in store.query(query):
+        s, p, o = (solution[t] if v else t for t, v in zip(head, variable, strict=True))
+        if (s, p, o) in recent:
+            continue
+        if len(recent) >= _RECENT:
+            recent.clear()
+        recent.add((s, p, o))
+        produced.add(p)
+        batch.append(ox.Quad(s, p, o, _INFERRED))
         if len(batch) >= chunk:
             store.extend(batch)
-            given += len(batch)
+            written += len(batch)
             batch.clear()
+            if written >= _FLUSH_EVERY:
+                store.flush()
+                written = 0
     if batch:
         store.extend(batch)
-        given += len(batch)
-    return given
+    store.flush()
+    return produced
 
 
 def _clear(store: ox.Store, graph: ox.NamedNode, chunk: int) -> int:
