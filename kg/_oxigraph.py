@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -117,6 +118,54 @@ def parse_rdf_file(path: Path, graph_iri: str, fmt: RdfFormat = RdfFormat.TURTLE
     return parse_rdf_bytes(data, graph_iri, fmt, origin=path)
 
 
+#: The RDF/XML parser expands the internal entities of a DOCTYPE, eagerly and nested
+#: (a "billion laughs" of a few hundred bytes asked it for gigabytes), so their expansion
+#: is bounded before it reads a document: per entity, in all, and in the number declared.
+_MAX_ENTITY_BYTES = 1024 * 1024
+_MAX_EXPANSION_BYTES = 16 * 1024 * 1024
+_MAX_ENTITIES = 256
+# An entity declaration as the parser reads it (oxrdfxml: a name up to the first space,
+# a value in double quotes); any other <!ENTITY is refused here.
+_ENTITY_DECLARATION = re.compile(rb'<!ENTITY\s*(?:%\s*)?(\S+)\s+"([^"]*)"\s*>')
+_ENTITY_REFERENCE = re.compile(rb"&([^&;]+);")  # as quick-xml reads one
+
+
+def _check_xml_entities(data: bytes, where: Path) -> None:
+    """Refuse an RDF/XML document whose entities would expand past the bounds."""
+    declared = data.count(b"<!ENTITY")
+    if not declared:
+        return
+    found = list(_ENTITY_DECLARATION.finditer(data))
+    if len(found) != declared or declared > _MAX_ENTITIES:
+        raise RDFSyntaxError(
+            f'entity declarations are read only in the form <!ENTITY name "value">, '
+            f"at most {_MAX_ENTITIES}",
+            path=where,
+        )
+    sizes: dict[bytes, int] = {}
+    for m in found:  # in order: a value may use the entities declared before it
+        name, value = m.group(1), m.group(2)
+        size = len(value) + sum(
+            sizes.get(r.group(1), 0) - len(r.group()) for r in _ENTITY_REFERENCE.finditer(value)
+        )
+        if size > _MAX_ENTITY_BYTES:
+            raise RDFSyntaxError(
+                f"entity {name.decode(errors='replace')!r} would expand to {size} bytes "
+                f"(at most {_MAX_ENTITY_BYTES})",
+                path=where,
+            )
+        sizes[name] = max(size, sizes.get(name, 0))
+    total = sum(sizes.values()) + sum(
+        data.count(b"&" + name + b";") * size for name, size in sizes.items()
+    )
+    if total > _MAX_EXPANSION_BYTES:
+        raise RDFSyntaxError(
+            f"the document's entities would expand to {total} bytes "
+            f"(at most {_MAX_EXPANSION_BYTES})",
+            path=where,
+        )
+
+
 def parse_rdf_bytes(
     data: bytes,
     graph_iri: str,
@@ -128,10 +177,13 @@ def parse_rdf_bytes(
     """Parse ``data`` as RDF in ``fmt`` and skolemise its blank nodes.
 
     The parsers never fetch anything: RDF/XML does not resolve external entities and
-    JSON-LD does not load remote contexts (both are errors). Quads of a dataset format
-    are read as triples of ``graph_iri``.
+    JSON-LD does not load remote contexts (both are errors). RDF/XML's internal entities
+    expand within bounds (see ``_check_xml_entities``). Quads of a dataset format are
+    read as triples of ``graph_iri``.
     """
     where = Path(str(origin))
+    if fmt is RdfFormat.RDFXML:
+        _check_xml_entities(data, where)
     try:
         triples = [
             q.triple

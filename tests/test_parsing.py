@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from kg._oxigraph import parse_rdf_bytes
+from kg.errors import RDFSyntaxError
 from kg.formats import RdfFormat
 from kg.namespaces import SKOLEM
 
@@ -60,3 +61,38 @@ def test_deep_blank_node_structures_are_named(shape: str, document) -> None:
     n = 20_000
     parsed = parse_rdf_bytes(document(n), G, RdfFormat.TURTLE)
     assert len(_names(parsed._triples)) == n
+
+
+RDF_NS = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
+
+
+def _rdfxml(doctype: str, literal: str) -> bytes:
+    return (
+        f'<?xml version="1.0"?>\n<!DOCTYPE rdf:RDF [{doctype}]>\n'
+        f'<rdf:RDF xmlns:rdf="{RDF_NS}" xmlns:e="urn:e:">'
+        f'<rdf:Description rdf:about="urn:e:a"><e:p>{literal}</e:p></rdf:Description></rdf:RDF>'
+    ).encode()
+
+
+def test_rdf_xml_entities_expand_within_bounds() -> None:
+    """The RDF/XML parser expands internal entities eagerly: a billion laughs (ten levels
+    of ten) asked it for 10 GB, and its process was killed. Entities are bounded first.
+    (These cases would expand to 20 MB: harmless, should the bounds ever go.)"""
+    laughs = "".join(f'<!ENTITY l{i} "{f"&l{i - 1};" * 10 if i else "ha"}">' for i in range(8))
+    for doctype, literal in (
+        (laughs, "&l7;"),
+        (laughs, ""),  # expanded when declared, even if never used
+        (f'<!ENTITY a "{"x" * 5_000}">', "&a;" * 4_000),  # by repetition
+        ('<!ENTITY x SYSTEM "file:///etc/passwd">', "&x;"),
+        ("<!ENTITY x 'single quotes'>", "&x;"),
+    ):
+        with pytest.raises(RDFSyntaxError):
+            parse_rdf_bytes(_rdfxml(doctype, literal), G, RdfFormat.RDFXML)
+    # Entities as ontology editors write them (namespace abbreviations) still work.
+    doc = _rdfxml(
+        '<!ENTITY xsd "http://www.w3.org/2001/XMLSchema#"> <!ENTITY e "urn:e:">'
+        '<!ENTITY two "&e;&e;">',
+        "&e;-&two;",
+    )
+    (triple,) = parse_rdf_bytes(doc, G, RdfFormat.RDFXML)._triples
+    assert triple.object.value == "urn:e:-urn:e:urn:e:"
