@@ -7,7 +7,6 @@ the bearer token, pass the SHACL gate, and are atomic.
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from urllib.parse import parse_qsl, quote, urlsplit
 
@@ -20,9 +19,10 @@ from api.problems import Problem
 from api.settings import Settings
 from api.sparql import read_body
 from api.writes import write_summary
-from kg._oxigraph import parse_rdf_bytes
+from kg.endpoint import Endpoint
 from kg.formats import RdfFormat
 from kg.namespaces import GRAPH
+from kg.pool import QueryTimeout
 
 __all__ = ["router"]
 
@@ -98,7 +98,7 @@ async def read_graph(request: Request, endpoint: EndpointDep, settings: Settings
     return Response(body, media_type=fmt.media_type)
 
 
-async def _parsed_body(request: Request, iri: str, limit: int):
+async def _parsed_body(request: Request, endpoint: Endpoint, settings: Settings, iri: str):
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     try:
         fmt = RdfFormat.from_name(media) if media else None
@@ -111,15 +111,24 @@ async def _parsed_body(request: Request, iri: str, limit: int):
             "Unsupported RDF format",
             "send one graph as " + ", ".join(f.media_type for f in RdfFormat if not f.is_dataset),
         )
-    data = await read_body(request, limit)
-    return await asyncio.to_thread(parse_rdf_bytes, data, iri, fmt, base_iri=iri)
+    data = await read_body(request, settings.max_body_bytes)
+    try:
+        return await endpoint.parse(data, iri, fmt, settings.query_timeout, base_iri=iri)
+    except QueryTimeout:
+        raise Problem(
+            413,
+            "body-too-complex",
+            "Request body too complex",
+            f"the document could not be parsed within {settings.query_timeout:g} s; "
+            "send it in smaller parts or less deeply nested",
+        ) from None
 
 
 @router.put("/store", summary="Replace a graph")
 async def put_graph(request: Request, endpoint: EndpointDep, settings: SettingsDep) -> Response:
     agent, iri = _write_target(request, settings)
     assert iri is not None
-    parsed = await _parsed_body(request, iri, settings.max_body_bytes)
+    parsed = await _parsed_body(request, endpoint, settings, iri)
     result = await endpoint.replace_graph(iri, parsed, agent=agent)
     return write_summary(result, 201 if result.created else 204)
 
@@ -130,7 +139,7 @@ async def post_graph(request: Request, endpoint: EndpointDep, settings: Settings
     new_graph = iri is None
     if new_graph:
         iri = str(GRAPH[f"user/{uuid.uuid4()}"])
-    parsed = await _parsed_body(request, iri, settings.max_body_bytes)
+    parsed = await _parsed_body(request, endpoint, settings, iri)
     result = await endpoint.add_to_graph(iri, parsed, agent=agent)
     if new_graph:
         response = write_summary(result, 201)

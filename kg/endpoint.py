@@ -31,7 +31,15 @@ from kg._remote import RemoteConfig, RemoteStore
 from kg.changes import ChangeRecord
 from kg.errors import WriteRefused
 from kg.formats import RdfFormat, ResultFormat
-from kg.pool import GraphJob, Job, QueryJob, RemoteSnapshots, Snapshots, WorkerPool
+from kg.pool import (
+    GraphJob,
+    Job,
+    ParseJob,
+    QueryJob,
+    RemoteSnapshots,
+    Snapshots,
+    WorkerPool,
+)
 from kg.store import Location
 from kg.updates import UpdateJob
 from kg.validation import Change, Shapes, ValidationReport, load_shapes
@@ -159,6 +167,23 @@ class Endpoint:
         """A named graph serialised (None if it holds nothing), or the union for None."""
         assert self.pool is not None
         return await self.pool.run(GraphJob(graph_iri, fmt), timeout)
+
+    async def parse(
+        self,
+        data: bytes,
+        graph_iri: str,
+        fmt: RdfFormat,
+        timeout: float,
+        *,
+        base_iri: str | None = None,
+    ) -> ParsedGraph:
+        """An uploaded document parsed for ``graph_iri``, in a worker, within ``timeout``.
+
+        Raises :class:`~kg.errors.RDFSyntaxError`, or :class:`~kg.pool.QueryTimeout` for a
+        document the parser could not read in time.
+        """
+        assert self.pool is not None
+        return await self.pool.run(ParseJob(data, graph_iri, fmt, base_iri), timeout)
 
     async def counts(self, timeout: float) -> DatasetCounts:
         """Triples in the default graph (the union) and in each named graph; cached."""
