@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fastapi import FastAPI
-from fastapi.middleware.cors import CORSMiddleware
 
 from api import graph_store, linked_data, ops, rest, rest_views, rest_writes, sparql, ui, void
 from api.problems import document_problems, install_problem_handlers
@@ -98,7 +97,7 @@ def create_app(settings: Settings, front: Front | None = None) -> FastAPI:
     app.state.metrics = ops.Metrics()
     install_problem_handlers(app)
     app.add_middleware(ops.MetricsMiddleware, metrics=app.state.metrics)
-    app.add_middleware(CORSMiddleware, **ops.cors_options(settings))
+    app.add_middleware(ops.ProblemCORSMiddleware, **ops.cors_options(settings))
     app.include_router(sparql.router)
     app.include_router(graph_store.router)
     app.include_router(ops.router)

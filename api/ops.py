@@ -19,11 +19,12 @@ from prometheus_client import (
     multiprocess,
 )
 from prometheus_client.mmap_dict import MmapedDict
-from starlette.datastructures import MutableHeaders
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.dependencies import EndpointDep
-from api.problems import Problem
+from api.problems import Problem, problem_response
 from api.protocol import ROW_LIMIT_HEADER, TRUNCATED_HEADER
 from api.settings import Settings
 
@@ -128,6 +129,33 @@ def cors_options(settings: Settings) -> dict[str, Any]:
         "allow_headers": ["Accept", "Content-Type", "Authorization"],
         "expose_headers": [TRUNCATED_HEADER, ROW_LIMIT_HEADER, "X-GeoKG-Warnings"],
     }
+
+
+class ProblemCORSMiddleware(CORSMiddleware):
+    """Starlette's CORS middleware, whose refused preflight is a problem body too.
+
+    Starlette answers a preflight it refuses (another origin, a method or header not
+    allowed, a private-network request) with ``400`` and a ``text/plain`` line; every
+    error of this server is ``application/problem+json``.
+    """
+
+    def preflight_response(self, request_headers: Headers) -> Response:
+        response = super().preflight_response(request_headers)
+        if response.status_code < 400:
+            return response
+        reason = bytes(response.body).decode("utf-8", "replace")
+        kept = {
+            k: v for k, v in response.headers.items() if k not in ("content-type", "content-length")
+        }
+        problem = Problem(
+            response.status_code,
+            "cors-refused",
+            "Cross-origin request refused",
+            f"{reason}: this server allows the origins, methods and request headers its "
+            "Access-Control-Allow-* headers name (never credentials)",
+            headers=kept,
+        )
+        return problem_response(problem)
 
 
 class MetricsMiddleware:

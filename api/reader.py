@@ -472,13 +472,12 @@ def main(argv: list[str] | None = None) -> None:
     app = ReaderApp(settings, stores, state, args.index, args.runtime / "supervisor.sock")
 
     import uvicorn
-    from starlette.middleware.cors import CORSMiddleware
 
     from api.http_protocol import protocol_class
-    from api.ops import cors_options
+    from api.ops import ProblemCORSMiddleware, cors_options
 
     config = uvicorn.Config(
-        _WithCors(app, CORSMiddleware(app, **cors_options(settings))),
+        _WithCors(app, ProblemCORSMiddleware(app, **cors_options(settings))),
         lifespan="off",
         log_level="info" if settings.access_log else "warning",
         access_log=settings.access_log,
