@@ -821,17 +821,30 @@ def _apply(store: ox.Store, add: set[Triple], remove: set[Triple], rules: Rules)
 
 # ---------------------------------------------------------------- inconsistencies
 def _disjoint_pairs(store: ox.Store) -> set[frozenset]:
-    pairs: set[frozenset] = set()
-    q = store.query(
-        "PREFIX owl: <http://www.w3.org/2002/07/owl#>\n"
-        "PREFIX rdf: <http://www.w3.org/1999/02/22-rdf-syntax-ns#>\n"
-        "SELECT ?a ?b WHERE { GRAPH ?g {"
-        " { ?a owl:disjointWith ?b }"
-        " UNION { ?x a owl:AllDisjointClasses ; owl:members ?l ."
-        "   ?l rdf:rest* ?m . ?m rdf:first ?a . ?m rdf:rest+ ?n . ?n rdf:first ?b } } }"
+    """Pairs of disjoint classes stated in any graph (``owl:disjointWith``, ``AllDisjointClasses``).
+
+    One query for the statements and the list cells, the lists walked here: a property
+    path (``rdf:rest*``) cost seconds on a remote store, and Virtuoso loses solutions of
+    such paths joined with other patterns (docs/engines.md section 6).
+    """
+    rows = store.query(
+        f"SELECT ?s ?p ?o WHERE {{ VALUES ?p {{ <{_OWL}disjointWith> <{_OWL}members> "
+        f"{_FIRST} {_REST} {TYPE} }} GRAPH ?g {{ ?s ?p ?o }} "
+        f"FILTER(?p != {TYPE} || ?o = <{_OWL}AllDisjointClasses>) }}"
     )
-    for a, b in q:
-        pairs.add(frozenset((a, b)))
+    triples: dict[tuple, list] = defaultdict(list)
+    for s, p, o in rows:
+        triples[(s, p)].append(o)
+    pairs: set[frozenset] = set()
+    for (s, p), objects in triples.items():
+        if p.value == _OWL + "disjointWith":
+            pairs.update(frozenset((s, o)) for o in objects)
+        elif p == TYPE:
+            for head in triples.get((s, ox.NamedNode(_OWL + "members")), []):
+                members = _rdf_list(triples, head) or []
+                pairs.update(
+                    frozenset((a, b)) for i, a in enumerate(members) for b in members[i + 1 :]
+                )
     return pairs
 
 
