@@ -27,7 +27,7 @@ def test_statement_links_read_once_give_the_per_fact_answer(store: GraphStore) -
     turkey = ox.NamedNode(ID + "turkey")
     assert turkey in subjects and len(subjects) > 100
     checked = linked = 0
-    for s in sorted(subjects, key=str)[::5] + [turkey]:
+    for s in [*sorted(subjects, key=str)[::5], turkey]:
         # What the statements pointing at s point at, and two things they do not.
         objects = {
             x.object
