@@ -452,15 +452,20 @@ class WorkerPool:
                 return worker
 
     async def run(self, job: Job, timeout: float) -> Any:
-        """Run ``job`` in a worker within ``timeout`` seconds (waiting for a worker included).
+        """Run ``job`` in a worker for at most ``timeout`` seconds, after waiting at most as long.
+
+        The run time counts from the moment a worker takes the job: a job that waited
+        for a worker gets its whole time, so a busy server does not kill (and pay to
+        restart) workers for jobs that never had a chance to run. Waiting longer than
+        ``timeout`` for a worker is :class:`PoolBusy`.
 
         Raises :class:`QueryTimeout` (the worker is killed and replaced),
         :class:`PoolBusy`, :class:`WorkerCrashed`, or the job's own :class:`KGError`.
         """
         assert self._idle is not None, "the pool is not started"
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
         worker = await self._take(timeout)
+        deadline = loop.time() + timeout
         snapshot = self._snapshots.current
         reply: asyncio.Future[Any] = loop.create_future()
         worker.pending = reply
