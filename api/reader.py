@@ -72,6 +72,10 @@ _HOP_BY_HOP = {
     b"upgrade",
 }
 _PR_SET_PDEATHSIG = 1
+#: The most header fields a request may have (as Apache's LimitRequestFields): httpx,
+#: which forwards requests to the supervisor, looks each field up among all the others,
+#: so 20,000 fields took 16 s to forward.
+MAX_HEADER_FIELDS = 100
 _TIMEOUT_EXIT = 75  # the exit status of a reader ended by its watchdog
 
 
@@ -197,6 +201,15 @@ class ReaderApp:
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
+            return
+        if len(scope["headers"]) > MAX_HEADER_FIELDS:
+            problem = Problem(
+                431,
+                "too-many-header-fields",
+                "Too many header fields",
+                f"a request may have at most {MAX_HEADER_FIELDS} header fields",
+            )
+            await self._problem(send, problem, scope["path"])
             return
         if scope["path"] == "/sparql" and scope["method"] in ("GET", "POST"):
             await self._sparql(scope, receive, send)
@@ -346,6 +359,12 @@ class ReaderApp:
         """Send the request on to the supervisor and stream its answer back."""
         import httpx
 
+        declared = _headers(scope).get(b"content-length", b"")
+        if body is None and declared.isdigit() and int(declared) > self.settings.max_body_bytes:
+            # Refused here: the supervisor would refuse it as soon as it read the header,
+            # but we would still be sending it a body the client may never send.
+            await self._problem(send, too_large(self.settings.max_body_bytes), scope["path"])
+            return
         headers = [(k, v) for k, v in scope["headers"] if k.lower() not in _HOP_BY_HOP]
         client = scope.get("client")
         if client:
