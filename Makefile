@@ -41,7 +41,7 @@ run: load
 
 # Installs with the test extras and runs the whole test suite.
 test: install-test
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=30
 
 lint: install-test
 	$(BIN)/ruff check kg api tests scripts
