@@ -22,6 +22,7 @@ from rdflib.term import Node
 from kg.errors import QueryError, RDFSyntaxError, StoreError
 from kg.formats import RdfFormat, ResultFormat
 from kg.namespaces import NON_ASSERTED_GRAPHS, PREFIXES, SKOLEM, sparql_prologue
+from kg.nesting import deepest_nesting
 from kg.results import Term, write_boolean, write_results
 from kg.sparql import syntax_position
 
@@ -166,6 +167,27 @@ def _check_xml_entities(data: bytes, where: Path) -> None:
         )
 
 
+#: The JSON-LD parser expands a document by recursion on its stack: objects nested about
+#: 3,000 deep overflowed it and killed the process (2,000 parse), so deeper is refused.
+_MAX_JSON_NESTING = 256
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
+_NOT_JSON_BRACKET = re.compile(rb"[^\[\]{}]+")
+_JSON_BRACKETS = bytes.maketrans(b"[{]}", b"(())")
+
+
+def _check_json_nesting(data: bytes, where: Path) -> None:
+    """Refuse a JSON document nested deeper than the JSON-LD parser can take."""
+    if data.count(b"{") + data.count(b"[") <= _MAX_JSON_NESTING:
+        return
+    brackets = _NOT_JSON_BRACKET.sub(b"", _JSON_STRING.sub(b"", data)).translate(_JSON_BRACKETS)
+    depth = deepest_nesting(brackets.decode("ascii"), _MAX_JSON_NESTING)
+    if depth > _MAX_JSON_NESTING:
+        raise RDFSyntaxError(
+            f"the document nests objects and arrays more than {_MAX_JSON_NESTING} deep",
+            path=where,
+        )
+
+
 def parse_rdf_bytes(
     data: bytes,
     graph_iri: str,
@@ -178,12 +200,15 @@ def parse_rdf_bytes(
 
     The parsers never fetch anything: RDF/XML does not resolve external entities and
     JSON-LD does not load remote contexts (both are errors). RDF/XML's internal entities
-    expand within bounds (see ``_check_xml_entities``). Quads of a dataset format are
+    expand within bounds (see ``_check_xml_entities``), and JSON-LD nests at most
+    ``_MAX_JSON_NESTING`` deep. Quads of a dataset format are
     read as triples of ``graph_iri``.
     """
     where = Path(str(origin))
     if fmt is RdfFormat.RDFXML:
         _check_xml_entities(data, where)
+    elif fmt is RdfFormat.JSONLD:
+        _check_json_nesting(data, where)
     try:
         triples = [
             q.triple

@@ -23,6 +23,8 @@ import re
 from dataclasses import dataclass
 from enum import Enum
 
+from kg.nesting import deepest_nesting
+
 __all__ = [
     "MAX_ELEMENTS",
     "MAX_NESTING",
@@ -255,9 +257,6 @@ _ELEMENT_WORDS = ("FILTER", "BIND", "VALUES")
 _OPERATORS = tuple("{.;|/^!&=<>+-*?")
 _NOT_BRACKET = re.compile(r"[^()\[\]{}]+")
 _BRACKETS = str.maketrans("[{]}", "(())")
-_INNERMOST = re.compile(r"\(\)")
-_RUNS = re.compile(r"\(+|\)+")
-_PASSES = 8
 
 
 def query_shape(text: str) -> QueryShape:
@@ -270,23 +269,8 @@ def query_shape(text: str) -> QueryShape:
     """
     bare = _NOT_STRUCTURE.sub(" ", _unescape(text)).upper()
     bare = _VALUES_BLOCK.sub(" VALUES ", bare)
-    # A few passes in C take out the innermost pairs, one level each (a list of sibling
-    # groups or arguments goes at once); the runs of brackets left are few, and summed.
-    # Past a closer with no opener the engine reads nothing, so nothing there counts.
-    brackets, levels = _NOT_BRACKET.sub("", bare).translate(_BRACKETS), 0
-    while levels < _PASSES:
-        brackets, found = _INNERMOST.subn("", brackets)
-        if not found:
-            break
-        levels += 1
-    depth = nesting = 0
-    for run in _RUNS.finditer(brackets):
-        depth += len(run.group()) if run.group()[0] == "(" else -len(run.group())
-        if depth < 0 or levels + depth > MAX_NESTING:
-            nesting = max(nesting, depth)
-            break
-        nesting = max(nesting, depth)
-    return QueryShape(levels + nesting, _elements(bare))
+    brackets = _NOT_BRACKET.sub("", bare).translate(_BRACKETS)
+    return QueryShape(deepest_nesting(brackets, MAX_NESTING), _elements(bare))
 
 
 def _elements(upper: str) -> int:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from kg._oxigraph import parse_rdf_bytes
@@ -10,6 +14,7 @@ from kg.formats import RdfFormat
 from kg.namespaces import SKOLEM
 
 G = "http://example.org/g"
+ROOT = Path(__file__).resolve().parent.parent
 NESTED = b"""@prefix e: <http://example.org/> .
 e:a e:p [ e:q "x" ; e:r [ e:s ( 1 2 ) ] ] .
 _:c1 e:next _:c2 . _:c2 e:next _:c1 .
@@ -96,3 +101,34 @@ def test_rdf_xml_entities_expand_within_bounds() -> None:
     )
     (triple,) = parse_rdf_bytes(doc, G, RdfFormat.RDFXML)._triples
     assert triple.object.value == "urn:e:-urn:e:urn:e:"
+
+
+def test_json_ld_nests_at_most_256_deep() -> None:
+    """Objects nested about 3,000 deep overflowed the JSON-LD parser's stack and killed
+    its process (a 500, or the server before uploads were parsed in workers). The deep
+    document is tried in a subprocess, so that a regression fails here, not the session."""
+
+    def nested(n: int) -> bytes:
+        return (
+            '{"@id": "urn:e:a", "urn:e:q": ' + '{"urn:e:p": ' * n + "1" + "}" * n + "}"
+        ).encode()
+
+    assert len(parse_rdf_bytes(nested(200), G, RdfFormat.JSONLD)) == 201
+    # Brackets in strings do not nest; long flat arrays do not either.
+    flat = '{"@id": "urn:e:a", "urn:e:p": "' + "{[" * 10_000 + '", "urn:e:q": [' + "[1]," * 5_000
+    assert len(parse_rdf_bytes((flat + "1]}").encode(), G, RdfFormat.JSONLD)) == 5_002
+    code = (
+        "from kg._oxigraph import parse_rdf_bytes\n"
+        "from kg.errors import RDFSyntaxError\n"
+        "from kg.formats import RdfFormat\n"
+        f"data = {nested(5_000)!r}\n"
+        "try:\n"
+        "    parse_rdf_bytes(data, 'urn:g', RdfFormat.JSONLD)\n"
+        "except RDFSyntaxError as exc:\n"
+        "    print(exc.detail)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT
+    )
+    assert done.returncode == 0, done.stderr[-500:]
+    assert "more than 256 deep" in done.stdout
