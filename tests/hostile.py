@@ -27,6 +27,8 @@ from hypothesis import strategies as st
 
 #: Examples per fuzz target, from the environment: small in CI, large in a long run.
 EXAMPLES = int(os.environ.get("GEOKG_FUZZ_EXAMPLES", "40"))
+#: A fuzz test's own time limit: generous per example (a deep upload takes seconds).
+FUZZ_TIMEOUT = 300 + 6 * EXAMPLES
 #: Where to write the tally (a JSON file), if anywhere.
 REPORT = os.environ.get("GEOKG_FUZZ_REPORT")
 
