@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 STORE  ?= var/store
 
-.PHONY: install install-test browser engines run load test lint clean
+.PHONY: install install-test browser engines run load test fuzz lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,13 @@ run: load
 # Installs with the test extras and runs the whole test suite.
 test: install-test
 	$(BIN)/python -m pytest -q --durations=30
+
+# The hostile-input fuzz targets run long (`make test` runs them with 40 examples each);
+# the inputs tried per target are written to bench/results/hostile.json.
+FUZZ_EXAMPLES ?= 250
+fuzz: install-test
+	GEOKG_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) GEOKG_FUZZ_REPORT=bench/results/hostile.json \
+		$(BIN)/python -m pytest -q tests/test_hostile_input.py
 
 lint: install-test
 	$(BIN)/ruff check kg api tests scripts
