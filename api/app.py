@@ -52,6 +52,7 @@ def create_app(settings: Settings, front: Front | None = None) -> FastAPI:
         settings.root or _default_root(),
         workers=SUPERVISOR_WORKERS if front else settings.workers,
         isolate=isolate,
+        queue_wait=settings.queue_timeout,
     )
 
     @asynccontextmanager

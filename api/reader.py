@@ -196,7 +196,7 @@ class ReaderApp:
         self._proxy = httpx.AsyncClient(
             transport=httpx.AsyncHTTPTransport(uds=str(uds)),
             base_url="http://geokg-supervisor",
-            timeout=httpx.Timeout(settings.query_timeout + 60, connect=5),
+            timeout=httpx.Timeout(settings.query_timeout + settings.queue_timeout + 60, connect=5),
         )
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:

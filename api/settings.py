@@ -56,6 +56,13 @@ class Settings(BaseSettings):
     query_timeout: float = Field(
         default=30.0, gt=0, description="Seconds a query may run; clients may ask for less."
     )
+    queue_timeout: float = Field(
+        default=30.0,
+        gt=0,
+        description="Seconds a request may wait for a free query worker (REST views, pages, "
+        "uploads) before a 503 server-busy, if longer than query_timeout; the run time that "
+        "follows is query_timeout's.",
+    )
     max_rows: int = Field(
         default=10_000, ge=1, description="Most rows (or triples) in one result; more are cut."
     )

@@ -70,11 +70,18 @@ class Endpoint:
     """Reads and writes of one store, for a server."""
 
     def __init__(
-        self, store: Location, root: Path, *, workers: int = 4, isolate: bool = True
+        self,
+        store: Location,
+        root: Path,
+        *,
+        workers: int = 4,
+        isolate: bool = True,
+        queue_wait: float = 0.0,
     ) -> None:
         self.location = store
         self._root = root
         self._workers = workers
+        self._queue_wait = queue_wait
         # Workers of a remote store must reach it: they keep the network.
         self._isolate = isolate and not isinstance(store, RemoteConfig)
         self._store: OxigraphStore | None = None
@@ -97,7 +104,9 @@ class Endpoint:
             await asyncio.to_thread(self._heal_inferences)
             snapshot_dir = location.parent / f".{location.name}.snapshots"
             self._snapshots = await asyncio.to_thread(Snapshots, self._store, snapshot_dir)
-        self.pool = WorkerPool(self._snapshots, self._workers, self._isolate)
+        self.pool = WorkerPool(
+            self._snapshots, self._workers, self._isolate, queue_wait=self._queue_wait
+        )
         await self.pool.start()
 
     def _heal_inferences(self) -> None:

@@ -397,10 +397,17 @@ class WorkerPool:
     """``size`` worker processes running jobs over the current snapshot, with time limits."""
 
     def __init__(
-        self, snapshots: Snapshots | RemoteSnapshots, size: int = 4, isolate: bool = True
+        self,
+        snapshots: Snapshots | RemoteSnapshots,
+        size: int = 4,
+        isolate: bool = True,
+        *,
+        queue_wait: float = 0.0,
     ) -> None:
         self._snapshots = snapshots
         self.size = size
+        #: Seconds a job may wait for a free worker, if longer than its time limit.
+        self.queue_wait = queue_wait
         self._isolate = isolate
         self._workers: set[_Worker] = set()
         self._idle: asyncio.Queue[_Worker] | None = None
@@ -452,19 +459,19 @@ class WorkerPool:
                 return worker
 
     async def run(self, job: Job, timeout: float) -> Any:
-        """Run ``job`` in a worker for at most ``timeout`` seconds, after waiting at most as long.
+        """Run ``job`` in a worker for at most ``timeout`` seconds, once one is free.
 
         The run time counts from the moment a worker takes the job: a job that waited
         for a worker gets its whole time, so a busy server does not kill (and pay to
         restart) workers for jobs that never had a chance to run. Waiting longer than
-        ``timeout`` for a worker is :class:`PoolBusy`.
+        ``timeout`` or :attr:`queue_wait`, whichever is longer, is :class:`PoolBusy`.
 
         Raises :class:`QueryTimeout` (the worker is killed and replaced),
         :class:`PoolBusy`, :class:`WorkerCrashed`, or the job's own :class:`KGError`.
         """
         assert self._idle is not None, "the pool is not started"
         loop = asyncio.get_running_loop()
-        worker = await self._take(timeout)
+        worker = await self._take(max(timeout, self.queue_wait))
         deadline = loop.time() + timeout
         snapshot = self._snapshots.current
         reply: asyncio.Future[Any] = loop.create_future()

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from kg.pool import QueryJob, QueryTimeout, Snapshots, WorkerPool
+from kg.pool import PoolBusy, QueryJob, QueryTimeout, Snapshots, WorkerPool
 from tests.canary import canary
 from tests.server import ServerURL, running_server, worker_pids
 
@@ -189,3 +189,39 @@ def test_pool_timeout_in_process(store_path: Path, tmp_path: Path) -> None:
             snapshots.close()
 
     assert "Turkey" in asyncio.run(run())
+
+
+@pytest.mark.parametrize("queue_wait", [0.0, 60.0])
+def test_waiting_for_a_worker_is_bounded_apart_from_the_run_time(
+    store_path: Path, tmp_path: Path, queue_wait: float
+) -> None:
+    """A job queued behind a slow one waits up to ``queue_wait`` (or its own limit).
+
+    The one worker is held by a pathological query until its 1.5 s limit; a simple query
+    with a 1 s limit queued behind it is refused as busy when the pool waits no longer
+    than a job's limit, and answered once the worker is replaced when it may wait longer.
+    """
+
+    async def run() -> object:
+        snapshots = Snapshots(_Checkpointing(store_path), tmp_path / "snaps")
+        pool = WorkerPool(snapshots, size=1, isolate=False, queue_wait=queue_wait)
+        await pool.start()
+        try:
+            slow = asyncio.ensure_future(pool.run(QueryJob(PATHOLOGICAL), 1.5))
+            await asyncio.sleep(0.2)  # the slow query has the worker
+            try:
+                out = await pool.run(QueryJob(SIMPLE), 1.0)
+            except PoolBusy as exc:
+                out = exc
+            with pytest.raises(QueryTimeout):
+                await slow
+            return out
+        finally:
+            await pool.close()
+            snapshots.close()
+
+    out = asyncio.run(run())
+    if queue_wait:
+        assert "Turkey" in out.body.decode()  # type: ignore[attr-defined]
+    else:
+        assert isinstance(out, PoolBusy)
