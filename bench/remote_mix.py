@@ -35,12 +35,13 @@ import contextlib
 import json
 import os
 import shutil
-import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
+
+from bench.scale import size_label
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -50,19 +51,9 @@ HOST = "127.0.0.1"
 Result = dict[str, Any]
 
 
-def size_label(size: int) -> str:
-    return f"{size // 1_000_000}M" if size >= 1_000_000 else f"{size // 1000}k"
-
-
 def _kg() -> list[str]:
     script = Path(sys.executable).parent / "kg"
     return [str(script)] if script.exists() else [sys.executable, "-m", "kg.cli"]
-
-
-def _timing(xs: list[float]) -> Result:
-    ordered = sorted(xs)
-    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
-    return {"median_ms": round(statistics.median(xs) * 1000, 2), "p95_ms": round(p95 * 1000, 2)}
 
 
 def data_file(size: int, work: Path) -> Path:
@@ -121,35 +112,10 @@ def load_virtuoso(engine: Any, directory: Path, timeout: float) -> float:
 
 
 def run_mix(url: str, args: argparse.Namespace) -> Result:
-    import httpx
+    """bench.sparql's queries at ``url``: bench.scale's measurement, so figures compare."""
+    from bench.scale import _mix_over_http
 
-    from bench.sparql import QUERIES, accept_for, query_form, result_summary
-
-    out: Result = {}
-    with httpx.Client(timeout=300.0) as client:
-        for name, sparql in QUERIES.items():
-            accept = accept_for(sparql)
-
-            def call(sparql: str = sparql, accept: str = accept, name: str = name) -> Any:
-                r = client.post(url, data={"query": sparql}, headers={"Accept": accept})
-                if r.status_code != 200:
-                    raise RuntimeError(f"{name}: HTTP {r.status_code}: {r.text[:300]}")
-                return r
-
-            for _ in range(args.warmup):
-                r = call()
-            times = []
-            for _ in range(args.repeats):
-                t = time.perf_counter()
-                r = call()
-                times.append(time.perf_counter() - t)
-            out[name] = {
-                "form": query_form(sparql),
-                "results": result_summary(r.content, accept)[0],
-                **_timing(times),
-            }
-    medians = [q["median_ms"] for q in out.values()]
-    return {"queries": out, "median_of_medians_ms": round(statistics.median(medians), 2)}
+    return _mix_over_http(url, args, None)
 
 
 def serve(store: str, env: dict[str, str], work: Path, args: argparse.Namespace) -> Any:
