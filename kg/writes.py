@@ -86,15 +86,20 @@ def apply_change(
     raw = store.raw
     add = [_quad(q) for q in change.add]
     remove = [_quad(q) for q in change.remove]
-    candidates = reasoning.write_candidates(raw, add, remove)
-    before = reasoning.present(raw, candidates)
+    # A remote store fetches these lookups in batches (one request for many nodes); the
+    # cache it keeps meanwhile is dropped by the update below, so nothing read here is
+    # reused after the write. The embedded store reads them directly.
+    with store.batched_reads():
+        candidates = reasoning.write_candidates(raw, add, remove)
+        before = reasoning.present(raw, candidates)
     clock.lap("candidates")
     then = " ;\n".join(x for x in (then, reasoning.pending_mark()) if x)
     store.apply_change(change.add, change.remove, then=then)
     clock.lap("update")
     start = time.perf_counter()
     try:
-        stats = reasoning.refresh(raw, candidates, before)
+        with store.batched_reads():  # dropped again by the refresh's own update
+            stats = reasoning.refresh(raw, candidates, before)
     except (OSError, ValueError, RuntimeError, SyntaxError):
         # The write is committed: it must not be reported as failed. Recompute instead;
         # if even that fails, the pending mark stays and the next start heals it.
