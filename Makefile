@@ -39,9 +39,12 @@ load: install
 run: load
 	$(BIN)/kg serve --store $(STORE) --host 127.0.0.1 --port 8000
 
-# Installs with the test extras and runs the whole test suite.
+# Installs with the test extras and runs the whole test suite, in two processes (the
+# machine's two cores; TEST_PROCESSES=0 runs it in one). Each external engine's tests stay
+# in one process (tests/conftest.py), so each engine is started once.
+TEST_PROCESSES ?= 2
 test: install-test
-	$(BIN)/python -m pytest -q --durations=30
+	$(BIN)/python -m pytest -q --durations=30 -n $(TEST_PROCESSES) --dist loadgroup
 
 # The hostile-input fuzz targets run long (`make test` runs them with 40 examples each);
 # the inputs tried per target are written to bench/results/hostile.json.

@@ -114,6 +114,18 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Keep each external engine's tests in one test process under ``pytest -n`` (xdist's
+    ``--dist loadgroup``): the engine, its curated data and its servers are then set up
+    once, as in a single process, instead of once per process that happens to get one of
+    its tests. Without xdist the mark does nothing."""
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        name = callspec.params.get("backend") if callspec is not None else None
+        if name is not None and name != "embedded":
+            item.add_marker(pytest.mark.xdist_group(name))
+
+
 @pytest.fixture(scope="session")
 def _engines(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     """The external engines, started on first use and stopped at the end of the session."""

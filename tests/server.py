@@ -63,25 +63,41 @@ def running_server(
         copy = work / "store"
         shutil.copytree(store, copy)
     work.mkdir(parents=True, exist_ok=True)
-    port = free_port()
     log = (work / "server.log").open("wb")
-    process = subprocess.Popen(
-        serve_command(copy, port, workers), env=env, stdout=log, stderr=subprocess.STDOUT, cwd=work
-    )
-    base = ServerURL(f"http://127.0.0.1:{port}")
-    base.pid = process.pid
-    base.store = copy  # type: ignore[assignment]
+    process: subprocess.Popen | None = None
     try:
-        if wait:
-            wait_until_ready(process, base, work / "server.log")
+        # A port free now may be taken before the server binds it (another test process
+        # picking ports too, under pytest-xdist): such a start is retried on a new port.
+        for attempt in range(3):
+            port = free_port()
+            process = subprocess.Popen(
+                serve_command(copy, port, workers),
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=work,
+            )
+            base = ServerURL(f"http://127.0.0.1:{port}")
+            base.pid = process.pid
+            base.store = copy  # type: ignore[assignment]
+            if not wait:
+                break
+            try:
+                wait_until_ready(process, base, work / "server.log")
+                break
+            except RuntimeError as e:
+                if "address already in use" not in str(e).lower() or attempt == 2:
+                    raise
+                process.wait(5)
         yield base
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
+        if process is not None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(5)
         log.close()
         shutil.rmtree(work, ignore_errors=True)
 
