@@ -52,6 +52,7 @@ from rdflib.namespace import DCTERMS, PROV, VOID
 from kg import validation
 from kg._oxigraph import (
     OxigraphStore,
+    bulk_add_graphs,
     bulk_load_file,
     compact,
     construct_into,
@@ -197,7 +198,7 @@ def bulk_load(
     try:
         phase("write", "writing the ontology, the curated data and the bulk files")
         project = [g for g in parsed if g.graph_iri not in (DERIVED_GRAPH, LOAD_GRAPH)]
-        new.replace_graphs(project)  # small: the compaction it ends with costs nothing
+        bulk_add_graphs(new, project)  # the store is new: no transaction, no compaction yet
         kept, dropped = _kept_graphs(live, {g.graph_iri for g in project} | {graph_iri})
         if kept:
             copy_graphs(live, new, kept)
