@@ -80,6 +80,22 @@ def serve(
     _serve(settings)
 
 
+#: The longest path a Unix socket can have on Linux (sun_path is 108 bytes with its NUL).
+_MAX_SOCKET_PATH = 107
+
+
+def _runtime_folder() -> Path:
+    """A new private folder for the supervisor's socket and the metrics: in the temporary
+    folder (``TMPDIR``), or in /tmp if that path is too long for a Unix socket in it."""
+    runtime = Path(tempfile.mkdtemp(prefix="geokg-"))
+    if len(os.fsencode(runtime / "supervisor.sock")) <= _MAX_SOCKET_PATH:
+        return runtime
+    runtime.rmdir()
+    runtime = Path(tempfile.mkdtemp(prefix="geokg-", dir="/tmp"))
+    typer.echo(f"GeoKG: TMPDIR is too long a path for a Unix socket; using {runtime}", err=True)
+    return runtime
+
+
 def _serve(settings: Settings) -> None:
     """Bind the public socket, then run the supervisor on a private Unix socket.
 
@@ -91,7 +107,7 @@ def _serve(settings: Settings) -> None:
     except OSError as exc:
         typer.echo(f"error: cannot listen on {settings.host}:{settings.port}: {exc}", err=True)
         raise typer.Exit(code=2) from None
-    runtime = Path(tempfile.mkdtemp(prefix="geokg-"))
+    runtime = _runtime_folder()
     metrics_dir = runtime / "metrics"
     metrics_dir.mkdir()
     # Before prometheus_client is imported: every process records into this folder.

@@ -206,3 +206,20 @@ def test_nothing_is_answered_before_the_whole_server_is_up(store_path: Path) -> 
                 assert time.monotonic() < deadline, "the server never answered"
                 time.sleep(0.02)
         assert r.status_code == 200, r.text
+
+
+def test_a_temporary_folder_too_deep_for_a_unix_socket_is_not_fatal(
+    store_path: Path, tmp_path: Path, monkeypatch
+) -> None:
+    """The supervisor's socket lives in a folder under TMPDIR; a Unix socket's path must
+    fit in 107 bytes, and a deep TMPDIR (a CI's nested temporary folders) made the server
+    exit at start with "AF_UNIX path too long". It now falls back to /tmp and says so."""
+    deep = tmp_path / ("t" * 60) / ("u" * 60)
+    deep.mkdir(parents=True)
+    monkeypatch.setenv("TMPDIR", str(deep))
+    with running_server(store_path, workers=1) as base:
+        r = httpx.post(f"{base}/sparql", data={"query": "ASK { ?s ?p ?o }"}, timeout=30)
+        assert r.status_code == 200 and r.json()["boolean"] is True
+        log = (Path(base.store).parent / "server.log").read_text(errors="replace")
+    assert "TMPDIR is too long a path for a Unix socket" in log, log
+    assert not list(deep.iterdir())  # nothing was made there
