@@ -106,8 +106,9 @@ class Server:
         #: Every process of the server inherits this variable: how they are all found.
         self.marker = f"GEOKG_CRASH_BENCH_SERVER={uuid.uuid4()}"
         # The server's runtime folder (Unix socket, metrics) goes here: a kill leaves it.
-        self.tmp = work / "tmp"
-        self.tmp.mkdir(parents=True, exist_ok=True)
+        # In /tmp, not under ``work``: a socket's path must fit in 107 bytes, and ``work``
+        # may be deep (pytest's folders, under xdist).
+        self.tmp = Path(tempfile.mkdtemp(prefix="geokg-crash-", dir="/tmp"))
 
     def start(self) -> None:
         assert self.process is None
@@ -317,11 +318,11 @@ def run(config: Config, pristine: Path, work: Path) -> Result:
     workload = Workload(config.clients, config.seed, TOKEN)
     control = deep_check(store, work / "scratch")
     rounds: list[Result] = []
-    server.start()
-    server.wait_ready()
-    baseline = check(workload, [], _observe(server), 0)
     applied = 0
     try:
+        server.start()
+        server.wait_ready()
+        baseline = check(workload, [], _observe(server), 0)
         for number in range(1, config.rounds + 1):
             result, applied = _round(number, server, workload, applied, config, rng)
             rounds.append(result)
@@ -330,6 +331,7 @@ def run(config: Config, pristine: Path, work: Path) -> Result:
                 break  # the server did not come back
     finally:
         server.stop()
+        shutil.rmtree(server.tmp, ignore_errors=True)
     final = deep_check(store, work / "scratch")
     return _summary(config, control, baseline.failures, rounds, final, time.monotonic() - wall)
 
