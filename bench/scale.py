@@ -572,9 +572,9 @@ def virtuoso_mix(data: Path, store: Path, work: Path, args: argparse.Namespace) 
         out = _mix_over_http(engine.query_url, args, None)
         return {
             "status": "ok",
-            "mode": "direct: the mix at Virtuoso's own /sparql endpoint (our server has no "
-            "remote-store mode yet); Virtuoso holds the data file and the ontology, no derived "
-            "or inferred graph",
+            "mode": "direct: the mix at Virtuoso's own /sparql endpoint (our server on "
+            "Virtuoso: bench.remote_mix); Virtuoso holds the data file and the ontology, no "
+            "derived or inferred graph",
             "load_s": round(load_s, 2),
             "triples": triples,
             **out,
@@ -1186,9 +1186,11 @@ def markdown(data: Result, images: list[str]) -> str:
         " for that data: the SHACL gate over the whole new store, the derived graph, and"
         " the OWL RL closure written to the inferred graph. The write phase is the"
         " like-for-like ratio; the end-to-end ratio shows what the rest costs. The rest is"
-        " not something `oxigraph load` does more cheaply: it does not do it at all, and"
-        " no schedule of it fits in a fifth of the reference's time (below, the share of"
-        " our load outside the write phase).",
+        " not something `oxigraph load` does more cheaply: it does not do it at all. With"
+        " a write phase as fast as the reference, 0.8x end to end leaves the rest a quarter"
+        " of the reference's time; the SHACL gate alone, which must run before anything is"
+        " visible, takes longer than the whole reference load (below). So the target is"
+        " read as the write phase, and the end-to-end figure is reported beside it.",
         "",
     ]
     for r in runs:
@@ -1198,7 +1200,8 @@ def markdown(data: Result, images: list[str]) -> str:
             rest = sum(v for k, v in phases.items() if k != "write")
             lines.append(
                 f"- {r['label']}: `oxigraph load` {_fmt(r['oxigraph_load']['wall_s'])} s;"
-                f" our write phase {_fmt(phases['write'])} s; the rest {_fmt(rest)} s"
+                f" our write phase {_fmt(phases['write'])} s; the gate"
+                f" {_fmt(phases.get('gate', 0))} s; the rest {_fmt(rest)} s"
                 f" ({100 * rest / sum(phases.values()):.0f}% of our load)"
             )
     lines += ["", "## Where the time of our load goes", ""]
