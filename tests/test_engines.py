@@ -35,7 +35,9 @@ ROOT = Path(__file__).resolve().parent.parent
 EX = "http://example.org/engines/"
 SELECT_G = f"SELECT ?o WHERE {{ GRAPH <{EX}g> {{ <{EX}s> <{EX}p> ?o }} }}"
 
-pytestmark = pytest.mark.timeout(600)
+#: One test process starts this module's engines once (under ``pytest -n``; conftest.py
+#: does the same for the backend-parametrised modules).
+pytestmark = [pytest.mark.timeout(600), pytest.mark.xdist_group("engines-module")]
 
 
 class _Engines:
